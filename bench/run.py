@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""peaktrace overhead benchmarks: ratios measured in one invocation.
+
+Runs each benchmark program bare (glibc), under peaktrace sampled (default
+settings), under peaktrace exact, and under heaptrack when installed, with
+the runs interleaved (bare, sampled, exact, heaptrack, bare, ...) so that
+machine noise hits all of them alike, and prints the median of each and its
+ratio to the bare median. Also prints the runtime's memory (max RSS over
+bare) and the trace growth rate for the realistic workload.
+
+usage: bench/run.py [--build build/release] [--reps 5] [--quick]
+Never a timed test: these machines are shared and noisy; read the ratios.
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run(argv, env, cwd):
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    _, _, ru = os.wait4(p.pid, 0)
+    out = p.stdout.read().decode()
+    err = p.stderr.read().decode()
+    wall = time.monotonic() - t0
+    return out, err, wall, ru.ru_maxrss * 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build/release")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    lib = os.path.join(build, "shims", "libpeaktrace.so")
+    pairs = os.path.join(build, "bench", "bench_malloc_pairs")
+    workload = os.path.join(build, "bench", "bench_workload")
+    for f in (lib, pairs, workload):
+        if not os.path.exists(f):
+            sys.exit(f"bench: missing {f} (build the release preset first)")
+    heaptrack = shutil.which("heaptrack")
+    tmp = tempfile.mkdtemp(prefix="pt-bench-")
+    base_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("PEAKTRACE_") and k != "LD_PRELOAD"}
+
+    def variants():
+        v = [("bare", lambda argv: (argv, base_env)),
+             ("sampled", lambda argv: (argv, dict(base_env, LD_PRELOAD=lib, PEAKTRACE_OUT=tmp))),
+             ("exact", lambda argv: (argv, dict(base_env, LD_PRELOAD=lib, PEAKTRACE_OUT=tmp,
+                                                PEAKTRACE_MODE="exact")))]
+        if heaptrack:
+            v.append(("heaptrack", lambda argv: (["heaptrack", "-o", os.path.join(tmp, "ht")] + argv,
+                                                 base_env)))
+        return v
+
+    n = 300000 if a.quick else 2000000
+    rounds = 60 if a.quick else 400
+    cases = []
+    for threads in (1, 2):
+        for lo, hi in ((16, 16), (16, 1024), (1024, 16384), (16, 65536)):
+            cases.append((f"malloc/free {threads}T {lo}-{hi} B", "ns/pair",
+                          [pairs, str(threads), str(lo), str(hi), str(n)],
+                          lambda out: float(re.search(r"ns_per_pair (\S+)", out).group(1))))
+    cases.append(("workload (log processing)", "s",
+                  [workload, str(rounds)],
+                  lambda out: float(re.search(r"seconds (\S+)", out).group(1))))
+
+    print(f"peaktrace benchmarks: {a.reps} interleaved repetitions, medians; "
+          f"heaptrack {'found' if heaptrack else 'not installed'}")
+    print(f"{'case':34} {'variant':10} {'median':>10} {'ratio':>7}")
+    for name, unit, argv, parse in cases:
+        results = {}
+        rss = {}
+        trace_rate = []
+        for _ in range(a.reps):
+            for vname, mk in variants():
+                for f in os.listdir(tmp):
+                    p = os.path.join(tmp, f)
+                    if os.path.isfile(p):
+                        os.unlink(p)
+                cmd, env = mk(argv)
+                out, err, wall, maxrss = run(cmd, env, tmp)
+                try:
+                    results.setdefault(vname, []).append(parse(out))
+                except AttributeError:
+                    sys.exit(f"bench: {vname} run of {name} failed: {err[-500:]}")
+                rss.setdefault(vname, []).append(maxrss)
+                if vname == "sampled":
+                    size = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp)
+                               if f.endswith(".ptrace"))
+                    trace_rate.append(size / max(wall, 1e-3) * 60)
+        bare = statistics.median(results["bare"])
+        for vname, vals in results.items():
+            m = statistics.median(vals)
+            print(f"{name:34} {vname:10} {m:10.3f} {m / bare:7.3f}x  {unit}")
+        if "workload" in name:
+            extra = (statistics.median(rss["sampled"]) - statistics.median(rss["bare"])) / 2**20
+            extra_x = (statistics.median(rss["exact"]) - statistics.median(rss["bare"])) / 2**20
+            print(f"{'':34} runtime memory (max RSS over bare): sampled {extra:.1f} MiB, "
+                  f"exact {extra_x:.1f} MiB")
+            print(f"{'':34} trace growth, sampled: {statistics.median(trace_rate) / 2**20:.3f} MiB/min")
+        sys.stdout.flush()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+/*
+ * hooks.c: what every allocation and free costs: exact byte accounting and
+ * the sampler's countdown on the fast path; stack capture, interning, the
+ * live table and the event ring on the (rare) sampled path.
+ *
+ * Fast path (every call, no lock, no atomic in the common case):
+ *   alloc: pt_tls.delta += usable; pt_tls.countdown -= req; two compares.
+ *   free:  pt_tls.delta -= usable; one load from the live table's filter.
+ * The delta reaches the global counters (one atomic add) when it passes
+ * PT_BATCH_BYTES either way, and the peak is checked then.
+ *
+ * Sampling (DESIGN.md "Measuring memory"): each thread's countdown is drawn
+ * from an exponential distribution with mean S bytes; an allocation of n
+ * bytes that crosses it is sampled, which happens with probability
+ * p = 1 - exp(-n/S), and the sample carries weight n/p (Horvitz-Thompson),
+ * so the estimate of every site's bytes is unbiased for every n: ~S for
+ * n << S, ~n for n >> S. Exact mode samples everything with weight n.
+ *
+ * Every function here is called with pt_tls.busy raised by the shim, so a
+ * malloc made inside (libunwind, the loader) passes straight through.
+ */
+#include "core/runtime.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "contracts/arith.h"
+#include "contracts/contracts.h"
+#include "contracts/covmarks.h"
+#include "core/guard.h"
+#include "peaktrace/fp.h"
+
+#include "contracts/banned.h"
+
+__thread struct pt_tls pt_tls PT_TLS_IE;
+struct pt_state pt_g;
+
+uint64_t pt_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t rng_next(uint64_t *s)
+{
+	/* xorshift64* */
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* Exponential draw with mean S, in bytes, at least 1. */
+static int64_t next_countdown(struct pt_tls *t)
+{
+	if (pt_g.cfg.mode == PT_MODE_EXACT)
+		return 0;
+	double s = (double)pt_g.cfg.sample_bytes;
+	/* u in (0, 1]: 53 random bits */
+	double u = (double)((rng_next(&t->rng) >> 11) + 1) * (1.0 / 9007199254740992.0);
+	double d = -log(u) * s;
+	if (d < 1.0)
+		d = 1.0;
+	if (d > 9.0e18)
+		d = 9.0e18;
+	return (int64_t)d;
+}
+
+static void tls_init(struct pt_tls *t)
+{
+	t->gen = atomic_load_explicit(&pt_g.gen, memory_order_relaxed);
+	t->tid = (uint32_t)syscall(SYS_gettid);
+	uint64_t seed = pt_now_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
+	t->rng = seed ? seed : 0x853c49e6748fea9bULL;
+	/* before start: never sample (the generation changes at start) */
+	t->countdown = pt_started() ? next_countdown(t) : INT64_MAX / 2;
+}
+
+static inline struct pt_tls *tls_get(void)
+{
+	struct pt_tls *t = &pt_tls;
+	if (__builtin_expect(t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed), 0))
+		tls_init(t);
+	return t;
+}
+
+/* Records a new peak: the winner of the CAS on peak stores where in the
+ * event stream and when it happened, under a seqlock the writer reads. A
+ * concurrent winner that finds the lock taken skips: the other thread is
+ * recording an equally recent peak. */
+static void note_peak(int64_t now_bytes)
+{
+	int64_t old = atomic_load_explicit(&pt_g.peak, memory_order_relaxed);
+	while (now_bytes > old) {
+		if (atomic_compare_exchange_weak_explicit(&pt_g.peak, &old, now_bytes,
+							  memory_order_relaxed,
+							  memory_order_relaxed)) {
+			int unlocked = 0;
+			if (!atomic_compare_exchange_strong(&pt_g.peak_lock, &unlocked, 1))
+				return;
+			atomic_fetch_add_explicit(&pt_g.peak_seq, 1, memory_order_acq_rel);
+			pt_g.peak_pos = pt_ring_head(&pt_g.ring);
+			pt_g.peak_t_ns = pt_now_ns();
+			atomic_fetch_add_explicit(&pt_g.peak_seq, 1, memory_order_acq_rel);
+			atomic_store_explicit(&pt_g.peak_lock, 0, memory_order_release);
+			return;
+		}
+	}
+}
+
+static void flush_delta(struct pt_tls *t)
+{
+	if (t->nallocs) {
+		atomic_fetch_add_explicit(&pt_g.total_allocs, t->nallocs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&pt_g.total_alloc_bytes, t->nbytes, memory_order_relaxed);
+		t->nallocs = t->nbytes = 0;
+	}
+	int64_t d = t->delta;
+	t->delta = 0;
+	if (d == 0)
+		return;
+	int64_t heap = atomic_fetch_add_explicit(&pt_g.heap, d, memory_order_relaxed) + d;
+	if (d > 0) {
+		int64_t mapped = atomic_load_explicit(&pt_g.mapped, memory_order_relaxed);
+		note_peak(heap + mapped);
+	}
+}
+
+void pt_flush_delta(void)
+{
+	flush_delta(tls_get());
+}
+
+struct sample_ctx {
+	uint32_t stack;
+};
+
+static int capture_guarded(void *arg)
+{
+	struct sample_ctx *c = arg;
+	c->stack = pt_stack_capture();
+	return 0;
+}
+
+static void push_or_drop(const struct pt_event *ev, bool must)
+{
+	for (int tries = 0;; tries++) {
+		if (pt_ring_push(&pt_g.ring, ev) == 0)
+			return;
+		/* A lost free leaves a sample live forever in the report, so a
+		 * free (and, in exact mode, every event) gets a few yields for the
+		 * writer to catch up; never more. */
+		if (!must || tries >= 64) {
+			PT_MARK(ring_full_drop);
+			atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
+			return;
+		}
+		sched_yield();
+	}
+}
+
+static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
+{
+	uint64_t weight;
+	if (pt_g.cfg.mode == PT_MODE_EXACT) {
+		weight = req;
+	} else {
+		double s = (double)pt_g.cfg.sample_bytes;
+		double prob = -expm1(-(double)req / s);
+		double w = prob > 0 ? (double)req / prob : s;
+		weight = w >= 1.8e19 ? UINT64_MAX : (uint64_t)(w + 0.5);
+		if (weight == 0)
+			weight = 1;
+	}
+	struct sample_ctx c = { 0 };
+	if (pt_guard_run(capture_guarded, &c) == PT_GUARD_FAULTED) {
+		PT_MARK(sample_capture_faulted);
+		return; /* the kill-switch is tripped; nothing else to do */
+	}
+	if (pt_live_insert(&pt_g.live, (uintptr_t)p, req) < 0) {
+		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
+		return;
+	}
+	if (__builtin_expect(!atomic_load_explicit(&pt_writer_running, memory_order_relaxed), 0))
+		pt_writer_child_start(); /* first sample of a fork child */
+	struct pt_event ev = {
+		.kind = PT_EV_ALLOC, .flags = flags, .tid = t->tid,
+		.addr = (uintptr_t)p, .size = req, .weight = weight, .stack = c.stack,
+	};
+	if (pt_ring_push(&pt_g.ring, &ev) < 0) {
+		bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
+		if (exact) {
+			push_or_drop(&ev, true);
+			return;
+		}
+		PT_MARK(ring_full_drop);
+		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
+		pt_live_remove(&pt_g.live, (uintptr_t)p, NULL);
+	}
+}
+
+static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
+{
+	if (!pt_started() || t->busy)
+		return;
+	t->countdown -= (int64_t)(req > INT64_MAX ? INT64_MAX : req);
+	if (__builtin_expect(t->countdown > 0, 1))
+		return;
+	t->countdown = next_countdown(t);
+	PT_MARK(sampled);
+	t->busy++;
+	sample(t, p, req, flags);
+	t->busy--;
+}
+
+void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
+{
+	int saved = errno;
+	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
+		tls_init(t);
+	if (t->delta > PT_BATCH_BYTES || pt_g.cfg.mode == PT_MODE_EXACT)
+		flush_delta(t);
+	if (t->countdown <= 0) {
+		if (!pt_started()) {
+			t->countdown = INT64_MAX / 2; /* nothing is sampled before start */
+		} else if (t->busy) {
+			PT_MARK(shim_reentry_passthrough); /* nor from inside the runtime */
+			t->countdown = next_countdown(t);
+		} else {
+			t->countdown = next_countdown(t);
+			PT_MARK(sampled);
+			t->busy++;
+			sample(t, p, req, 0);
+			t->busy--;
+		}
+	}
+	errno = saved;
+}
+
+void pt_slow_flush(struct pt_tls *t)
+{
+	flush_delta(t);
+}
+
+void pt_slow_free(struct pt_tls *t, void *p)
+{
+	if (!pt_started() || t->busy)
+		return;
+	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
+		tls_init(t);
+	if (!pt_live_remove(&pt_g.live, (uintptr_t)p, NULL))
+		return;
+	PT_MARK(free_of_sampled);
+	int saved = errno;
+	t->busy++;
+	struct pt_event ev = { .kind = PT_EV_FREE, .tid = t->tid, .addr = (uintptr_t)p };
+	push_or_drop(&ev, true);
+	t->busy--;
+	errno = saved;
+}
+
+static void unsample(struct pt_tls *t, void *p)
+{
+	if (pt_live_maybe(&pt_g.live, (uintptr_t)p))
+		pt_slow_free(t, p);
+}
+
+void pt_hook_mmap(void *p, size_t len)
+{
+	struct pt_tls *t = tls_get();
+	/* Only mappings recorded here are counted, so an munmap of a region
+	 * mapped before we started (or by libc internally) changes nothing. */
+	if (len == 0 || pt_live_insert(&pt_g.maps, (uintptr_t)p, len) < 0)
+		return;
+	int64_t mapped = atomic_fetch_add_explicit(&pt_g.mapped, (int64_t)len,
+						   memory_order_relaxed) + (int64_t)len;
+	flush_delta(t);
+	note_peak(atomic_load_explicit(&pt_g.heap, memory_order_relaxed) + mapped);
+	maybe_sample(t, p, len, PT_EVF_MMAP);
+}
+
+void pt_hook_munmap(void *p, size_t len)
+{
+	struct pt_tls *t = tls_get();
+	uint64_t rec;
+	if (!pt_live_remove(&pt_g.maps, (uintptr_t)p, &rec))
+		return; /* not a mapping we counted (or a cut in its middle) */
+	uint64_t gone = len < rec ? len : rec;
+	if (rec > gone) {
+		/* the head of the mapping went; its tail stays counted */
+		PT_MARK(munmap_partial);
+		if (pt_live_insert(&pt_g.maps, (uintptr_t)p + gone, rec - gone) < 0)
+			gone = rec;
+	}
+	atomic_fetch_sub_explicit(&pt_g.mapped, (int64_t)gone, memory_order_relaxed);
+	if (pt_started())
+		unsample(t, p);
+}
+
+void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len)
+{
+	pt_hook_munmap(old, old_len);
+	pt_hook_mmap(p, len);
+}

@@ -1,0 +1,69 @@
+/*
+ * live.h: the set of live sampled allocations, keyed by address.
+ *
+ * Every free() asks "was this block sampled?"; almost always the answer is
+ * no, so the question must cost next to nothing. A counting filter (2^15
+ * 16-bit counters indexed by a hash of the address, 64 KiB) answers "no"
+ * for most unsampled blocks with one load from a small, cache-resident
+ * array; only on a filter hit is the open-addressing table probed.
+ *
+ * Table: linear probing over slots {key, value}; key 0 = empty, 1 =
+ * tombstone. Insert CASes an empty or tombstone slot to the address (an
+ * address already present is overwritten in place: its earlier block was
+ * freed through a path we did not see); remove CASes the key to a tombstone.
+ * No lock anywhere; no allocation (the table is one mmap made at start-up).
+ *
+ * Bounded: inserts fail at 3/4 occupancy (live + tombstones) and the caller
+ * counts the drop. Values: the mapping length for mmap'd regions, the
+ * requested size for heap blocks.
+ *
+ * Every function is async-signal-safe and reentrancy-safe; none blocks.
+ */
+#ifndef PT_LIVE_H
+#define PT_LIVE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PT_LIVE_FILTER_LOG2 15 /* 64 KiB of counters: stays in L2 */
+
+struct pt_live_slot {
+	atomic_uintptr_t key;   /* address; 0 empty, 1 tombstone */
+	atomic_uint_least64_t val;
+};
+
+struct pt_live {
+	/* read-mostly (every free reads filter): one cache line */
+	_Alignas(64) struct pt_live_slot *slots; /* 2^k slots */
+	size_t mask;
+	size_t limit;               /* max occupied (live + tombstones) */
+	atomic_uint_least16_t *filter; /* 2^PT_LIVE_FILTER_LOG2 counters */
+	/* written by inserts and removes: another line */
+	_Alignas(64) atomic_size_t occupied; /* slots ever taken (live + tombstones) */
+	atomic_size_t live;         /* keys currently present */
+};
+
+int pt_live_init(struct pt_live *t, unsigned slots_log2);
+void pt_live_destroy(struct pt_live *t);
+/* Empties the table (fork child). Not concurrent with other calls. */
+void pt_live_reset(struct pt_live *t);
+
+/* Cheap pre-check: false means addr is certainly not in the table. */
+static inline bool pt_live_maybe(const struct pt_live *t, uintptr_t addr)
+{
+	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ULL;
+	size_t f = (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
+	return t->filter &&
+	       atomic_load_explicit(&t->filter[f], memory_order_relaxed) != 0;
+}
+
+/* Adds addr with val. Returns 0, or -ENOSPC when the table is full. */
+int pt_live_insert(struct pt_live *t, uintptr_t addr, uint64_t val);
+/* Removes addr; returns true and its value in *val when it was present. */
+bool pt_live_remove(struct pt_live *t, uintptr_t addr, uint64_t *val);
+/* True when addr is present (for tests). */
+bool pt_live_contains(struct pt_live *t, uintptr_t addr);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * pyglue.h: joins Python frames (pystack.c) to native stacks.
+ */
+#ifndef PT_PYGLUE_H
+#define PT_PYGLUE_H
+
+#include <stdint.h>
+
+#define PT_PY_MAX_FRAMES 128
+
+/* At start-up: probes for a CPython interpreter. Returns 0 (none, or one
+ * we read), or -1 with *why set when one runs that we cannot read. */
+int pt_pyglue_start(const char **why);
+/* The running Python's version ("" when none). */
+const char *pt_pyglue_version(void);
+/* Given nf native frames (innermost first, encoded ip << 1), appends the
+ * calling thread's Python frames after cutting the native part at the
+ * interpreter's eval loop. Returns the new frame count (<= cap). */
+unsigned pt_pyglue_merge(uint64_t *frames, unsigned nf, unsigned cap);
+
+#endif

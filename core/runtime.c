@@ -1,0 +1,315 @@
+/*
+ * runtime.c: start-up, configuration, fork and exit.
+ *
+ * Start-up (pt_runtime_start, from the library constructor): read the
+ * environment, run the start-up checks, map the tables, probe for Python,
+ * open the trace and start the writer. Any failure there is an environment
+ * error: with PEAKTRACE_ON_ENV_ERROR=exit (the default) the program stops
+ * at once with a one-line message and exit status 1 (fail fast); with
+ * =disable profiling is switched off and the program runs on untouched.
+ *
+ * Environment (DESIGN.md's interface contract):
+ *   PEAKTRACE_OUT           directory for peaktrace-PID.ptrace (default .)
+ *   PEAKTRACE_MODE          sampled (default) | exact
+ *   PEAKTRACE_SAMPLE_BYTES  mean sampling interval in bytes (default 256 KiB)
+ *   PEAKTRACE_STACK_DEPTH   native frames kept (default 64, max 256)
+ *   PEAKTRACE_FAILPOINTS    failpoint spec (docs/FAILPOINTS.md)
+ *   PEAKTRACE_ON_ENV_ERROR  exit (default) | disable
+ *   PEAKTRACE_FOLLOW_FORK   1 (default): fork children write their own trace
+ *   PEAKTRACE_PYTHON        1 (default): read Python frames
+ *   PEAKTRACE_MAX_LIVE_LOG2 live table size, log2 (default 20 sampled, 22 exact)
+ *   PEAKTRACE_COVMARKS_OUT  debug builds: file the coverage marks go to at exit
+ * An unparsable value is an environment error, like any other.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "contracts/contracts.h"
+#include "contracts/covmarks.h"
+#include "contracts/fmt.h"
+#include "core/guard.h"
+#include "core/pyglue.h"
+#include "core/runtime.h"
+#include "peaktrace/fp.h"
+
+#include "contracts/banned.h"
+
+static void env_error(const char *msg) __attribute__((cold));
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s)
+		return false;
+	uint64_t v = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	/* optional binary suffix: k, m, g (KiB, MiB, GiB) */
+	unsigned shift = 0;
+	if (*p == 'k' || *p == 'K')
+		shift = 10, p++;
+	else if (*p == 'm' || *p == 'M')
+		shift = 20, p++;
+	else if (*p == 'g' || *p == 'G')
+		shift = 30, p++;
+	if (*p || p == s || (shift && v > (UINT64_MAX >> shift)))
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+static bool parse_bool(const char *s, bool dflt, bool *ok)
+{
+	*ok = true;
+	if (!s || !*s)
+		return dflt;
+	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on"))
+		return true;
+	if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off"))
+		return false;
+	*ok = false;
+	return dflt;
+}
+
+static void bad_env(char *msg, size_t cap, const char *name, const char *val,
+		    const char *expect)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, msg, cap);
+	pt_buf_puts(&b, "bad ");
+	pt_buf_puts(&b, name);
+	pt_buf_puts(&b, "='");
+	pt_buf_puts(&b, val);
+	pt_buf_puts(&b, "': expected ");
+	pt_buf_puts(&b, expect);
+}
+
+/* Reads the configuration; returns 0 or -EINVAL with msg set. */
+static int read_config(struct pt_config *c, char *msg, size_t cap)
+{
+	memset(c, 0, sizeof *c);
+	c->mode = PT_MODE_SAMPLED;
+	c->sample_bytes = PT_DEFAULT_SAMPLE_BYTES;
+	c->stack_depth = PT_DEFAULT_STACK_DEPTH;
+	c->follow_fork = true;
+	c->python = true;
+
+	const char *v = getenv("PEAKTRACE_ON_ENV_ERROR");
+	if (v && *v) {
+		if (!strcmp(v, "disable"))
+			c->on_env_error_disable = true;
+		else if (strcmp(v, "exit") != 0) {
+			bad_env(msg, cap, "PEAKTRACE_ON_ENV_ERROR", v, "exit or disable");
+			return -EINVAL;
+		}
+	}
+	v = getenv("PEAKTRACE_MODE");
+	if (v && *v) {
+		if (!strcmp(v, "exact"))
+			c->mode = PT_MODE_EXACT;
+		else if (strcmp(v, "sampled") != 0) {
+			bad_env(msg, cap, "PEAKTRACE_MODE", v, "sampled or exact");
+			return -EINVAL;
+		}
+	}
+	v = getenv("PEAKTRACE_SAMPLE_BYTES");
+	if (v && *v) {
+		uint64_t n;
+		if (!parse_u64(v, &n) || n == 0 || n > (1ull << 40)) {
+			bad_env(msg, cap, "PEAKTRACE_SAMPLE_BYTES", v,
+				"a byte count from 1 to 1T (suffixes k, m, g)");
+			return -EINVAL;
+		}
+		c->sample_bytes = n;
+	}
+	v = getenv("PEAKTRACE_STACK_DEPTH");
+	if (v && *v) {
+		uint64_t n;
+		if (!parse_u64(v, &n) || n == 0 || n > PT_MAX_STACK_DEPTH) {
+			bad_env(msg, cap, "PEAKTRACE_STACK_DEPTH", v, "1 to 256");
+			return -EINVAL;
+		}
+		c->stack_depth = (unsigned)n;
+	}
+	bool ok;
+	v = getenv("PEAKTRACE_FOLLOW_FORK");
+	c->follow_fork = parse_bool(v, true, &ok);
+	if (!ok) {
+		bad_env(msg, cap, "PEAKTRACE_FOLLOW_FORK", v, "0 or 1");
+		return -EINVAL;
+	}
+	v = getenv("PEAKTRACE_PYTHON");
+	c->python = parse_bool(v, true, &ok);
+	if (!ok) {
+		bad_env(msg, cap, "PEAKTRACE_PYTHON", v, "0 or 1");
+		return -EINVAL;
+	}
+	c->live_log2 = c->mode == PT_MODE_EXACT ? 22 : 20;
+	v = getenv("PEAKTRACE_MAX_LIVE_LOG2");
+	if (v && *v) {
+		uint64_t n;
+		if (!parse_u64(v, &n) || n < 10 || n > 28) {
+			bad_env(msg, cap, "PEAKTRACE_MAX_LIVE_LOG2", v, "10 to 28");
+			return -EINVAL;
+		}
+		c->live_log2 = (unsigned)n;
+	}
+	v = getenv("PEAKTRACE_OUT");
+	const char *dir = v && *v ? v : ".";
+	if (strlen(dir) >= sizeof c->out_dir - 32) {
+		bad_env(msg, cap, "PEAKTRACE_OUT", "...", "a shorter directory path");
+		return -EINVAL;
+	}
+	memcpy(c->out_dir, dir, strlen(dir) + 1);
+	return 0;
+}
+
+static void disable_quietly(void)
+{
+	atomic_store(&pt_ks_state, 1);
+}
+
+/* Fail fast, or disable, per PEAKTRACE_ON_ENV_ERROR. */
+static void env_error(const char *msg)
+{
+	char line[768];
+	struct pt_buf b;
+	pt_buf_init(&b, line, sizeof line);
+	pt_buf_puts(&b, msg);
+	if (pt_g.cfg.on_env_error_disable) {
+		pt_buf_puts(&b, "; profiling disabled (PEAKTRACE_ON_ENV_ERROR=disable)");
+		pt_errmsg(b.p);
+		disable_quietly();
+		return;
+	}
+	pt_buf_puts(&b, "; stopping (set PEAKTRACE_ON_ENV_ERROR=disable to run unprofiled)");
+	pt_errmsg(b.p);
+	_exit(1);
+}
+
+static void on_trip(const char *reason)
+{
+	pt_writer_note_trip(reason);
+}
+
+static void atfork_child(void)
+{
+	pt_guard_fork_child();
+	pt_runtime_fork_child();
+}
+
+static int map_tables(void)
+{
+	if (pt_ring_init(&pt_g.ring, pt_g.cfg.mode == PT_MODE_EXACT ? 18 : 16) < 0 ||
+	    pt_live_init(&pt_g.live, pt_g.cfg.live_log2) < 0 ||
+	    pt_live_init(&pt_g.maps, 16) < 0 ||
+	    pt_intern_init(&pt_g.stacks, 18, 64u << 20) < 0 ||
+	    pt_intern_init(&pt_g.strings, 16, 16u << 20) < 0 ||
+	    pt_intern_init(&pt_g.pyframes, 18, 16u << 20) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void pt_runtime_start(void)
+{
+	char msg[640];
+	int expected = 1;
+	if (!pt_ks_active())
+		return;
+	/* config first: it says what an environment error does */
+	if (read_config(&pt_g.cfg, msg, sizeof msg) < 0) {
+		env_error(msg);
+		return;
+	}
+	/* a bad spec is reported there and arms nothing; the program runs on */
+	(void)pt_fp_configure_env(&pt_fp_table);
+	if (pt_guard_install() < 0) {
+		env_error("cannot install the fault handlers");
+		return;
+	}
+	pt_ks_set_trip_listener(on_trip);
+	if (pt_envcheck_run(msg, sizeof msg, -1) < 0) {
+		env_error(msg);
+		return;
+	}
+	if (map_tables() < 0) {
+		env_error("cannot map the runtime's tables: out of memory");
+		return;
+	}
+	pt_stack_init();
+	if (pt_g.cfg.python) {
+		const char *why = NULL;
+		if (pt_pyglue_start(&why) < 0) {
+			env_error(why ? why : "unsupported python interpreter");
+			return;
+		}
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pt_g.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	pt_g.start_mono_ns = pt_now_ns();
+	pt_g.pid = getpid();
+	if (pt_writer_open(msg, sizeof msg) < 0) {
+		env_error(msg);
+		return;
+	}
+	if (pt_writer_start() < 0) {
+		env_error("cannot start the writer thread");
+		return;
+	}
+	pthread_atfork(NULL, NULL, atfork_child);
+	atomic_compare_exchange_strong(&pt_g.phase, &expected, 2);
+	atomic_fetch_add(&pt_g.gen, 1); /* threads set their sampler up again */
+	PT_MARK(runtime_started);
+}
+
+void pt_runtime_fork_child(void)
+{
+	if (atomic_load(&pt_g.phase) != 2) {
+		return;
+	}
+	atomic_fetch_add(&pt_g.gen, 1);
+	pt_g.pid = getpid();
+	if (!pt_g.cfg.follow_fork || !pt_ks_active()) {
+		atomic_store(&pt_g.phase, 3);
+		disable_quietly();
+		return;
+	}
+	PT_MARK(fork_child_reset);
+	/* The child's trace starts empty: no parent events, definitions or
+	 * samples. Its heap is the parent's, so the byte counters stay. */
+	pt_ring_discard(&pt_g.ring);
+	pt_live_reset(&pt_g.live);
+	pt_intern_reset(&pt_g.stacks);
+	pt_intern_reset(&pt_g.strings);
+	pt_intern_reset(&pt_g.pyframes);
+	atomic_store(&pt_g.drops, 0);
+	atomic_store(&pt_g.peak_lock, 0);
+	atomic_store(&pt_g.peak, atomic_load(&pt_g.heap) + atomic_load(&pt_g.mapped));
+	atomic_store(&pt_g.total_allocs, 0);
+	atomic_store(&pt_g.total_alloc_bytes, 0);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pt_g.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	pt_g.start_mono_ns = pt_now_ns();
+	pt_writer_reset_child();
+	/* The writer starts with the child's first sample (hooks.c), so a
+	 * child that only execs leaves no trace of its own. */
+}
+
+void pt_runtime_finish(const char *why)
+{
+	(void)why;
+	int expected = 2;
+	if (!atomic_compare_exchange_strong(&pt_g.phase, &expected, 3))
+		return;
+	pt_writer_stop(true);
+	pt_covmarks_dump_env();
+}

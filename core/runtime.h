@@ -1,0 +1,184 @@
+/*
+ * runtime.h: the in-process engine's shared state and its entry points for
+ * the shims.
+ *
+ * State machine of the process-wide runtime:
+ *   unresolved -> resolved (real allocator functions known; exact byte
+ *   accounting runs) -> started (constructor ran: config read, tables
+ *   mapped, trace open; sampling runs) -> finished (exit flushed the trace;
+ *   accounting continues, sampling stops). The kill-switch (guard.h) can
+ *   turn everything into pass-through at any point.
+ *
+ * Per-thread state is one __thread struct (initial-exec TLS, so reading it
+ * never allocates): a reentrancy depth, the batched byte delta, the
+ * sampler's countdown and random state, the kernel tid.
+ */
+#ifndef PT_RUNTIME_H
+#define PT_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/intern.h"
+#include "core/live.h"
+#include "core/ring.h"
+#include "peaktrace/format.h"
+
+#define PT_TLS_IE __attribute__((tls_model("initial-exec")))
+
+
+#define PT_DEFAULT_SAMPLE_BYTES (256u * 1024u)
+#define PT_DEFAULT_STACK_DEPTH 64
+#define PT_MAX_STACK_DEPTH 256
+/* Per-thread heap delta batched before it reaches the global counter. The
+ * exact peak is known to within this many bytes per thread (sampled mode;
+ * exact mode flushes every change). */
+#define PT_BATCH_BYTES (64 * 1024)
+
+struct pt_config {
+	enum pt_mode mode;
+	uint64_t sample_bytes;      /* mean sampling interval, bytes, >= 1 */
+	unsigned stack_depth;       /* native frames kept, 1..PT_MAX_STACK_DEPTH */
+	bool on_env_error_disable;  /* PEAKTRACE_ON_ENV_ERROR=disable */
+	bool follow_fork;           /* children of fork() write their own trace */
+	bool python;                /* read Python frames when an interpreter runs */
+	unsigned live_log2;         /* live table slots, log2 */
+	char out_dir[1024];
+};
+
+struct pt_tls {
+	int64_t delta;         /* heap bytes not yet added to the global count */
+	int64_t countdown;     /* bytes until the next sample */
+	uint64_t nallocs;      /* allocations not yet added to pt_g.total_allocs */
+	uint64_t nbytes;       /* requested bytes not yet added to total_alloc_bytes */
+	unsigned gen;          /* pt_g.gen this state was set up for (0: never) */
+	int busy;              /* reentrancy depth: >0 means no sampling */
+	uint64_t rng;          /* xorshift state */
+	uint32_t tid;          /* kernel thread id */
+};
+
+extern __thread struct pt_tls pt_tls PT_TLS_IE;
+
+struct pt_state {
+	atomic_int phase;          /* 0 unresolved, 1 resolved, 2 started, 3 finished */
+	atomic_uint gen;           /* bumped at start and in a fork child: per-thread
+				      state of an older generation is set up again */
+	struct pt_config cfg;
+	/* exact accounting, bytes. Written on every batched flush: kept on
+	 * cache lines of their own, away from the read-mostly fields above
+	 * that every allocation reads (false sharing doubles the cost of the
+	 * fast path with two threads). */
+	_Alignas(64) atomic_int_least64_t heap;     /* usable bytes of live heap blocks */
+	atomic_int_least64_t mapped;   /* bytes of live anonymous mappings we saw */
+	atomic_int_least64_t peak;     /* max of heap + mapped */
+	atomic_uint peak_seq;          /* seqlock over the peak triple */
+	atomic_int peak_lock;
+	uint64_t peak_pos;             /* ring position at the peak */
+	uint64_t peak_t_ns;            /* monotonic time of the peak */
+	atomic_uint_least64_t total_allocs;
+	atomic_uint_least64_t total_alloc_bytes;
+	atomic_uint_least64_t drops;   /* events lost (ring full, table full) */
+	_Alignas(64) uint64_t start_mono_ns;
+	uint64_t start_unix_ns;
+	pid_t pid;
+	struct pt_ring ring;
+	_Alignas(64) struct pt_live live;   /* read on every free: own lines */
+	struct pt_live maps;           /* every anonymous mapping we counted: start -> length */
+	struct pt_intern stacks;       /* blobs of u64 frames */
+	struct pt_intern strings;      /* UTF-8 names */
+	struct pt_intern pyframes;     /* {func_sid, file_sid, line} triples */
+	uintptr_t self_lo, self_hi;    /* our own text, skipped in stacks */
+};
+
+extern struct pt_state pt_g;
+
+static inline bool pt_started(void)
+{
+	return atomic_load_explicit(&pt_g.phase, memory_order_acquire) == 2;
+}
+
+uint64_t pt_now_ns(void);
+
+/* Set by the start-up check when glibc's chunk header gives the usable size
+ * of every kind of block exactly as malloc_usable_size does. */
+extern bool pt_glibc_chunk_sizes;
+
+static inline size_t pt_glibc_usable(const void *p)
+{
+	size_t field = ((const size_t *)p)[-1];
+	return (field & ~(size_t)7) - ((field & 2) ? 2 * sizeof(size_t) : sizeof(size_t));
+}
+
+/* The fast path, inlined into the shims: per-thread arithmetic only, no
+ * atomic, no lock; everything else is in the slow paths (hooks.c), taken
+ * when the sampler's countdown runs out, the batched delta is due, the
+ * thread's state is stale, or a freed block may have been sampled.
+ * Async-signal-safe, reentrancy-safe (the slow paths sample nothing while
+ * pt_tls.busy is raised). */
+void pt_slow_alloc(struct pt_tls *t, void *p, size_t req);
+void pt_slow_flush(struct pt_tls *t);
+void pt_slow_free(struct pt_tls *t, void *p);
+
+static inline void pt_fast_alloc(void *p, size_t req, size_t usable)
+{
+	struct pt_tls *t = &pt_tls;
+	t->delta += (int64_t)usable;
+	t->nallocs++;
+	t->nbytes += req;
+	t->countdown -= (int64_t)req;
+	if (__builtin_expect((t->countdown <= 0) | (t->delta > PT_BATCH_BYTES) |
+			     (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)), 0))
+		pt_slow_alloc(t, p, req);
+}
+
+static inline void pt_fast_free(void *p, size_t usable)
+{
+	struct pt_tls *t = &pt_tls;
+	t->delta -= (int64_t)usable;
+	if (__builtin_expect(t->delta < -PT_BATCH_BYTES, 0))
+		pt_slow_flush(t);
+	if (__builtin_expect(pt_live_maybe(&pt_g.live, (uintptr_t)p), 0))
+		pt_slow_free(t, p);
+}
+
+/* Hooks called by the shims. All are async-signal-safe with respect to our
+ * own state, reentrancy-safe (the shim raises pt_tls.busy around them), and
+ * never block. alloc: after the real call returned p != NULL.
+ * free: before the real free, with the block's usable size. */
+void pt_hook_mmap(void *p, size_t len);
+void pt_hook_munmap(void *p, size_t len);
+void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len);
+
+/* Pushes a pending per-thread delta to the global counters. */
+void pt_flush_delta(void);
+
+/* Start-up (constructor), fork child reset, and exit flush. */
+void pt_runtime_start(void);
+void pt_runtime_fork_child(void);
+void pt_runtime_finish(const char *why);
+
+/* Writer (writer.c). */
+int pt_writer_open(char *err, size_t errlen);
+int pt_writer_start(void);
+void pt_writer_stop(bool final);
+void pt_writer_reset_child(void);
+/* In a fork child: opens the child's trace and starts its writer, once,
+ * when the child first has something to record. */
+void pt_writer_child_start(void);
+extern atomic_int pt_writer_running;
+void pt_writer_note_trip(const char *reason);
+const char *pt_writer_path(void);
+
+/* Stacks (stack.c): captures the calling thread's stack and interns it.
+ * Returns the stack id, or 0 on failure. Runs inside a guarded region. */
+uint32_t pt_stack_capture(void);
+int pt_stack_init(void);
+
+/* Start-up environment checks (envcheck.c). Returns 0 when all pass, else
+ * a negative code with a one-line message in msg. */
+int pt_envcheck_run(char *msg, size_t msglen, int verbose_fd);
+
+#endif

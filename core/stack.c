@@ -1,0 +1,88 @@
+/*
+ * stack.c: capturing the calling thread's stack at a sampled allocation.
+ *
+ * Native frames come from libunwind's unw_backtrace (local unwinding with
+ * its own mmap'd caches; it takes the loader's lock through
+ * dl_iterate_phdr, which is safe because we hold no lock of ours while it
+ * runs). Frames inside libpeaktrace.so itself are dropped. Instruction
+ * pointers are stored raw; symbolization happens outside the application
+ * (the reporter reads the modules the writer recorded).
+ *
+ * Python frames, when an interpreter runs and its reader accepted it, come
+ * from pystack.c and are placed outermost... innermost-first order is kept
+ * for the whole stack: native frames from malloc up to the interpreter,
+ * then the Python frames, innermost first.
+ *
+ * A stack is encoded as u64 frames: a native ip as (ip << 1), a Python frame
+ * as (pyframe_id << 1) | 1, and interned in pt_g.stacks.
+ *
+ * Runs inside a guarded region (a fault while unwinding is recovered);
+ * allocates nothing; async-signal-safe as far as libunwind's local unwinder
+ * is; reentrancy-safe (malloc calls from libunwind pass through).
+ */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "contracts/covmarks.h"
+#include "core/pyglue.h"
+#include "core/runtime.h"
+#include "peaktrace/fp.h"
+
+#include "contracts/banned.h"
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)data;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		uintptr_t hi = lo + ph->p_memsz;
+		if (me >= lo && me < hi) {
+			pt_g.self_lo = lo;
+			pt_g.self_hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int pt_stack_init(void)
+{
+	/* Our own executable segment, to drop our frames from stacks. Called
+	 * from the constructor, holding no lock of ours. */
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)pt_stack_init);
+	return 0;
+}
+
+uint32_t pt_stack_capture(void)
+{
+	void *ips[PT_MAX_STACK_DEPTH + 8];
+	uint64_t frames[PT_MAX_STACK_DEPTH + PT_PY_MAX_FRAMES + 1];
+	unsigned depth = pt_g.cfg.stack_depth;
+	int n = 0;
+	if (PT_FAIL(unwind))
+		n = 0;
+	else
+		n = unw_backtrace(ips, (int)depth + 8);
+	unsigned nf = 0;
+	int i = 0;
+	while (i < n && (uintptr_t)ips[i] >= pt_g.self_lo && (uintptr_t)ips[i] < pt_g.self_hi)
+		i++;
+	unsigned native_limit = depth;
+	for (; i < n && nf < native_limit; i++)
+		frames[nf++] = (uint64_t)(uintptr_t)ips[i] << 1;
+	nf = pt_pyglue_merge(frames, nf, PT_MAX_STACK_DEPTH + PT_PY_MAX_FRAMES);
+	if (nf == 0) {
+		PT_MARK(stack_empty);
+		return 0;
+	}
+	return pt_intern_put(&pt_g.stacks, frames, (uint32_t)(nf * sizeof frames[0]));
+}

@@ -1,0 +1,681 @@
+/*
+ * writer.c: the writer thread. It drains the event ring in position order,
+ * writes definitions (strings, Python frames, stacks, modules, thread
+ * names) the first time an event refers to them, adds memory ticks for the
+ * timeline (every 50 ms) and the PEAK record at the point of the event
+ * stream where the peak happened, and writes sealed chunks to
+ * PEAKTRACE_OUT/peaktrace-PID.ptrace (every 100 ms, when a chunk is full,
+ * and at exit), so a process killed at any moment leaves a trace that
+ * decodes up to its last whole chunk.
+ *
+ * Application threads never wait for it: they push into the ring, and a
+ * full ring is a counted drop. The writer never takes a lock an application
+ * thread could hold; it calls dl_iterate_phdr (the loader's lock) from its
+ * own thread only. Its own allocations (there should be none) pass through
+ * unprofiled: its pt_tls.busy stays raised.
+ *
+ * Failure: a failed open stops the program at start-up (or disables
+ * profiling, per PEAKTRACE_ON_ENV_ERROR); a failed write (disk full, I/O
+ * error) trips the kill-switch with the reason; what was written before
+ * stays decodable.
+ *
+ * Memory: one 256 KiB chunk buffer and the "emitted" bitmaps, all mmap'd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "contracts/contracts.h"
+#include "contracts/covmarks.h"
+#include "contracts/fmt.h"
+#include "core/encoder.h"
+#include "core/guard.h"
+#include "core/pyglue.h"
+#include "core/runtime.h"
+#include "peaktrace/fp.h"
+
+#include "contracts/banned.h"
+
+#define CHUNK_CAP (256u * 1024u)
+#define TICK_NS (50u * 1000000u)
+#define FLUSH_NS (100u * 1000000u)
+#define MODULES_NS (500u * 1000000u)
+#define MAX_MODULES 4096
+#define TID_SET (1u << 16)
+
+atomic_int pt_writer_running;
+
+static struct {
+	int fd;                     /* -1 when closed or failed */
+	char path[1200];
+	uint8_t *buf;               /* CHUNK_CAP bytes */
+	struct pt_enc enc;
+	uint32_t seq;               /* next chunk sequence number */
+	pthread_t thread;
+	atomic_int stop;            /* ask the thread to finish */
+	atomic_int done;            /* the final chunk is written */
+	atomic_int child_claim;     /* one thread starts a fork child's writer */
+	uint8_t *emitted_stacks, *emitted_strings, *emitted_pyframes; /* bitmaps */
+	uint32_t *tids;             /* open-addressing set of named threads */
+	uint64_t last_tick, last_flush, last_modules, last_drops;
+	uint64_t peak_emitted;      /* bytes of the last PEAK written */
+	unsigned peak_seq_seen;
+	uint64_t peak_pos, peak_t, peak_bytes; /* latest peak read */
+	unsigned long long dl_adds;
+	uint64_t module_bias[MAX_MODULES];
+	uint32_t nmodules;
+	char tripped[256];
+	atomic_int trip_pending;
+} W = { .fd = -1 };
+
+static size_t bitmap_bytes(const struct pt_intern *t)
+{
+	return ((size_t)t->max_ids + 7) / 8;
+}
+
+static bool bit_test_set(uint8_t *map, uint32_t id)
+{
+	uint8_t m = (uint8_t)(1u << (id & 7));
+	bool was = map[id >> 3] & m;
+	map[id >> 3] |= m;
+	return was;
+}
+
+/* ---- chunk output ------------------------------------------------------ */
+
+static void write_fail(const char *what, int err)
+{
+	char msg[256];
+	struct pt_buf b;
+	pt_buf_init(&b, msg, sizeof msg);
+	pt_buf_puts(&b, "cannot ");
+	pt_buf_puts(&b, what);
+	pt_buf_puts(&b, " trace '");
+	pt_buf_puts(&b, W.path);
+	pt_buf_puts(&b, "': ");
+	const char *e = strerrordesc_np(err);
+	pt_buf_puts(&b, e ? e : "unknown error");
+	if (W.fd >= 0)
+		close(W.fd);
+	W.fd = -1;
+	pt_ks_trip(b.p);
+}
+
+static int write_all(const void *p1, size_t n1, const void *p2, size_t n2)
+{
+	struct iovec iov[2] = { { (void *)p1, n1 }, { (void *)p2, n2 } };
+	int cnt = 2;
+	struct iovec *v = iov;
+	while (cnt > 0) {
+		if (PT_FAIL(writer_write)) {
+			errno = EIO;
+			return -EIO;
+		}
+		ssize_t w = writev(W.fd, v, cnt);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		size_t left = (size_t)w;
+		while (cnt > 0 && left >= v->iov_len) {
+			left -= v->iov_len;
+			v++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			v->iov_base = (char *)v->iov_base + left;
+			v->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+static void chunk_flush(void)
+{
+	if (W.enc.len == 0 || !W.buf)
+		return;
+	if (W.fd >= 0) {
+		uint8_t hdr[PT_FMT_CHUNK_HEADER_LEN];
+		pt_chunk_seal(hdr, W.enc.p, W.enc.len, W.seq);
+		int rc = PT_FAIL(writer_flush) ? -ENOSPC
+					       : write_all(hdr, sizeof hdr, W.enc.p, W.enc.len);
+		if (rc < 0)
+			write_fail("write", -rc);
+		else
+			W.seq++;
+	}
+	pt_enc_init(&W.enc, W.buf, CHUNK_CAP);
+}
+
+/* Runs an encoder call; when the chunk is full, seals it and retries once in
+ * a fresh chunk. */
+#define EMIT(call)                                                             \
+	do {                                                                   \
+		if ((call) == -ENOSPC) {                                       \
+			chunk_flush();                                         \
+			(void)(call);                                          \
+		}                                                              \
+	} while (0)
+
+/* ---- definitions ------------------------------------------------------- */
+
+static void emit_string(uint32_t id)
+{
+	if (!id || bit_test_set(W.emitted_strings, id))
+		return;
+	const struct pt_blob *b = pt_intern_get(&pt_g.strings, id);
+	if (!b)
+		return;
+	EMIT(pt_enc_string(&W.enc, id, (const char *)b->data, b->len));
+}
+
+static uint32_t intern_cstr(const char *s, size_t n)
+{
+	return pt_intern_put(&pt_g.strings, s, (uint32_t)n);
+}
+
+static void emit_pyframe(uint32_t id)
+{
+	if (!id || bit_test_set(W.emitted_pyframes, id))
+		return;
+	const struct pt_blob *b = pt_intern_get(&pt_g.pyframes, id);
+	if (!b || b->len != 3 * sizeof(uint32_t))
+		return;
+	uint32_t t[3];
+	memcpy(t, b->data, sizeof t);
+	emit_string(t[0]);
+	emit_string(t[1]);
+	EMIT(pt_enc_pyframe(&W.enc, id, t[0], t[1], t[2]));
+}
+
+static void emit_stack(uint32_t id)
+{
+	if (!id || bit_test_set(W.emitted_stacks, id))
+		return;
+	const struct pt_blob *b = pt_intern_get(&pt_g.stacks, id);
+	if (!b)
+		return;
+	uint32_t n = b->len / sizeof(uint64_t);
+	uint64_t frames[PT_MAX_STACK_DEPTH + PT_PY_MAX_FRAMES + 1];
+	if (n > sizeof frames / sizeof frames[0])
+		n = sizeof frames / sizeof frames[0];
+	memcpy(frames, b->data, n * sizeof(uint64_t));
+	for (uint32_t i = 0; i < n; i++)
+		if (pt_frame_is_py(frames[i]))
+			emit_pyframe((uint32_t)pt_frame_value(frames[i]));
+	EMIT(pt_enc_stack(&W.enc, id, frames, n));
+}
+
+static void read_small_file(const char *path, char *out, size_t cap, size_t *len)
+{
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (*len < cap) {
+		ssize_t r = read(fd, out + *len, cap - *len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		*len += (size_t)r;
+	}
+	close(fd);
+}
+
+static void emit_thread(uint32_t tid)
+{
+	if (!W.tids || !tid)
+		return;
+	uint32_t i = (tid * 2654435761u) & (TID_SET - 1);
+	for (uint32_t probes = 0; probes < TID_SET; probes++, i = (i + 1) & (TID_SET - 1)) {
+		if (W.tids[i] == tid)
+			return;
+		if (W.tids[i] == 0)
+			break;
+	}
+	W.tids[i] = tid;
+	char path[64], name[64];
+	struct pt_buf b;
+	pt_buf_init(&b, path, sizeof path);
+	pt_buf_puts(&b, "/proc/self/task/");
+	pt_buf_putu(&b, tid);
+	pt_buf_puts(&b, "/comm");
+	size_t n;
+	read_small_file(path, name, sizeof name, &n);
+	while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0'))
+		n--;
+	EMIT(pt_enc_thread(&W.enc, tid, name, n));
+}
+
+struct mod_scan {
+	char exe[1024];
+	size_t exe_len;
+};
+
+static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct mod_scan *ms = data;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uint64_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (hi == 0)
+		return 0;
+	for (uint32_t i = 0; i < W.nmodules; i++)
+		if (W.module_bias[i] == lo)
+			return 0; /* already written */
+	if (W.nmodules >= MAX_MODULES)
+		return 0;
+	const char *path = info->dlpi_name;
+	size_t plen = path ? strlen(path) : 0;
+	if (plen == 0) {
+		if (W.nmodules != 0)
+			return 0; /* the vdso or an anonymous object: nothing to read */
+		path = ms->exe;
+		plen = ms->exe_len;
+	}
+	uint32_t sid = intern_cstr(path, plen);
+	emit_string(sid);
+	W.module_bias[W.nmodules++] = lo;
+	EMIT(pt_enc_module(&W.enc, W.nmodules, sid, info->dlpi_addr, lo, hi));
+	return 0;
+}
+
+static int adds_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	*(unsigned long long *)data = info->dlpi_adds;
+	return 1;
+}
+
+static void emit_modules(bool force)
+{
+	unsigned long long adds = 0;
+	dl_iterate_phdr(adds_cb, &adds);
+	if (!force && adds == W.dl_adds)
+		return;
+	W.dl_adds = adds;
+	struct mod_scan ms;
+	ssize_t n = readlink("/proc/self/exe", ms.exe, sizeof ms.exe - 1);
+	ms.exe_len = n > 0 ? (size_t)n : 0;
+	dl_iterate_phdr(module_cb, &ms);
+}
+
+/* ---- peak, ticks -------------------------------------------------------- */
+
+static void read_peak(void)
+{
+	unsigned s = atomic_load_explicit(&pt_g.peak_seq, memory_order_acquire);
+	if (s == W.peak_seq_seen || (s & 1))
+		return;
+	uint64_t pos = pt_g.peak_pos, t = pt_g.peak_t_ns;
+	uint64_t bytes = (uint64_t)atomic_load_explicit(&pt_g.peak, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&pt_g.peak_seq, memory_order_relaxed) != s)
+		return; /* torn: read again on the next event */
+	W.peak_seq_seen = s;
+	W.peak_pos = pos;
+	W.peak_t = t;
+	W.peak_bytes = bytes;
+}
+
+static uint64_t rel_ns(uint64_t mono)
+{
+	return mono > pt_g.start_mono_ns ? mono - pt_g.start_mono_ns : 0;
+}
+
+/* Writes PEAK when the latest recorded peak lies at or before position pos
+ * of the event stream. */
+static void maybe_emit_peak(size_t pos)
+{
+	read_peak();
+	if (W.peak_bytes > W.peak_emitted && W.peak_pos <= pos) {
+		EMIT(pt_enc_peak(&W.enc, rel_ns(W.peak_t), W.peak_bytes));
+		W.peak_emitted = W.peak_bytes;
+	}
+}
+
+static void emit_tick(uint64_t now)
+{
+	int64_t heap = atomic_load_explicit(&pt_g.heap, memory_order_relaxed);
+	int64_t mapped = atomic_load_explicit(&pt_g.mapped, memory_order_relaxed);
+	int64_t peak = atomic_load_explicit(&pt_g.peak, memory_order_relaxed);
+	EMIT(pt_enc_tick(&W.enc, rel_ns(now), heap > 0 ? (uint64_t)heap : 0,
+			 mapped > 0 ? (uint64_t)mapped : 0, peak > 0 ? (uint64_t)peak : 0));
+	W.last_tick = now;
+}
+
+static void emit_drops(void)
+{
+	uint64_t d = atomic_load_explicit(&pt_g.drops, memory_order_relaxed);
+	if (d != W.last_drops) {
+		EMIT(pt_enc_drops(&W.enc, d));
+		W.last_drops = d;
+	}
+}
+
+static void emit_trip_if_any(void)
+{
+	if (atomic_exchange(&W.trip_pending, 0)) {
+		size_t n = strnlen(W.tripped, sizeof W.tripped);
+		EMIT(pt_enc_trip(&W.enc, W.tripped, n));
+	}
+}
+
+/* ---- draining ----------------------------------------------------------- */
+
+static void handle(const struct pt_event *ev, size_t pos)
+{
+	maybe_emit_peak(pos);
+	switch (ev->kind) {
+	case PT_EV_ALLOC:
+		emit_thread(ev->tid);
+		emit_stack(ev->stack);
+		EMIT(pt_enc_alloc(&W.enc, ev->tid, ev->addr, ev->size, ev->weight, ev->stack));
+		break;
+	case PT_EV_FREE:
+		EMIT(pt_enc_free(&W.enc, ev->addr));
+		break;
+	default:
+		break; /* a skipped cell */
+	}
+}
+
+/* Drains up to max events; returns how many were handled. */
+static size_t drain(size_t max)
+{
+	struct pt_event ev;
+	size_t pos, n = 0;
+	while (n < max && pt_ring_pop(&pt_g.ring, &ev, &pos)) {
+		handle(&ev, pos);
+		n++;
+	}
+	maybe_emit_peak(pt_g.ring.tail);
+	return n;
+}
+
+static void sleep_ns(long ns)
+{
+	struct timespec ts = { 0, ns };
+	nanosleep(&ts, NULL);
+}
+
+static void write_header(void)
+{
+	char cmdline[4096], exe[1024];
+	size_t clen;
+	read_small_file("/proc/self/cmdline", cmdline, sizeof cmdline, &clen);
+	while (clen > 0 && cmdline[clen - 1] == '\0')
+		clen--;
+	for (size_t i = 0; i < clen; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+	ssize_t elen = readlink("/proc/self/exe", exe, sizeof exe);
+	const char *pyv = pt_pyglue_version();
+	struct pt_rec_header h = {
+		.format_version = PT_FMT_VERSION,
+		.pid = (uint32_t)getpid(),
+		.ppid = (uint32_t)getppid(),
+		.start_unix_ns = pt_g.start_unix_ns,
+		.mode = pt_g.cfg.mode,
+		.sample_bytes = pt_g.cfg.mode == PT_MODE_EXACT ? 0 : pt_g.cfg.sample_bytes,
+		.page_size = (uint64_t)sysconf(_SC_PAGESIZE),
+		.python_version = { pyv, (uint32_t)strlen(pyv) },
+		.cmdline = { cmdline, (uint32_t)clen },
+		.exe = { exe, elen > 0 ? (uint32_t)elen : 0 },
+	};
+	EMIT(pt_enc_header(&W.enc, &h));
+}
+
+static void final_flush(void)
+{
+	/* Whatever producers published; a cell claimed but never published
+	 * (its thread was interrupted for good) is waited for briefly, then
+	 * skipped. */
+	for (int waited = 0;;) {
+		drain(SIZE_MAX);
+		if (!pt_ring_stalled(&pt_g.ring))
+			break;
+		if (waited++ > 50) {
+			PT_MARK(writer_skipped_stalled_cell);
+			pt_ring_skip(&pt_g.ring);
+			waited = 0;
+			continue;
+		}
+		sleep_ns(1000000);
+	}
+	pt_flush_delta();
+	uint64_t now = pt_now_ns();
+	emit_tick(now);
+	read_peak();
+	emit_drops();
+	emit_trip_if_any();
+	struct pt_rec_end end = {
+		.t_ns = rel_ns(now),
+		.peak_bytes = (uint64_t)atomic_load(&pt_g.peak),
+		.peak_t_ns = rel_ns(W.peak_t),
+		.total_allocs = atomic_load(&pt_g.total_allocs),
+		.total_alloc_bytes = atomic_load(&pt_g.total_alloc_bytes),
+	};
+	EMIT(pt_enc_end(&W.enc, &end));
+	chunk_flush();
+}
+
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	pt_tls.busy = 1; /* our own allocations, if any, pass through */
+	prctl(PR_SET_NAME, "peaktrace-wr", 0, 0, 0);
+	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
+	while (!atomic_load_explicit(&W.stop, memory_order_acquire)) {
+		size_t n = drain(1u << 16);
+		uint64_t now = pt_now_ns();
+		if (now - W.last_tick >= TICK_NS) {
+			pt_flush_delta();
+			emit_tick(now);
+		}
+		if (now - W.last_modules >= MODULES_NS) {
+			emit_modules(false);
+			W.last_modules = now;
+		}
+		emit_trip_if_any();
+		if (now - W.last_flush >= FLUSH_NS) {
+			emit_drops();
+			chunk_flush();
+			W.last_flush = now;
+		}
+		if (W.fd < 0 && !pt_ks_active())
+			break; /* write failed: the switch is tripped, nothing more to do */
+		if (n == 0)
+			sleep_ns(exact ? 500000 : 5000000);
+	}
+	if (W.fd >= 0)
+		final_flush();
+	atomic_store_explicit(&W.done, 1, memory_order_release);
+	return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static int open_trace(char *err, size_t errlen)
+{
+	struct pt_buf b;
+	const char *dir = pt_g.cfg.out_dir[0] ? pt_g.cfg.out_dir : ".";
+	if (PT_FAIL(writer_open)) {
+		pt_buf_init(&b, err, errlen);
+		pt_buf_puts(&b, "cannot create trace in '");
+		pt_buf_puts(&b, dir);
+		pt_buf_puts(&b, "': failpoint writer_open");
+		return -EIO;
+	}
+	mkdir(dir, 0755); /* PEAKTRACE_OUT may name a directory to create */
+	int fd = -1, e = 0;
+	for (unsigned n = 0; n < 1000 && fd < 0; n++) {
+		pt_buf_init(&b, W.path, sizeof W.path);
+		pt_buf_puts(&b, dir);
+		pt_buf_puts(&b, "/peaktrace-");
+		pt_buf_putu(&b, (uint64_t)getpid());
+		if (n) {
+			pt_buf_putc(&b, '.');
+			pt_buf_putu(&b, n);
+		}
+		pt_buf_puts(&b, ".ptrace");
+		fd = open(W.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		e = errno;
+		if (fd < 0 && e != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		pt_buf_init(&b, err, errlen);
+		pt_buf_puts(&b, "cannot create trace '");
+		pt_buf_puts(&b, W.path);
+		pt_buf_puts(&b, "': ");
+		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
+		return -e;
+	}
+	W.fd = fd;
+	uint8_t fh[PT_FMT_FILE_HEADER_LEN];
+	pt_enc_file_header(fh);
+	if (write_all(fh, sizeof fh, NULL, 0) < 0) {
+		write_fail("write", errno);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int map_buffers(void)
+{
+	if (!W.buf)
+		W.buf = pt_map_zeroed(CHUNK_CAP);
+	if (!W.emitted_stacks)
+		W.emitted_stacks = pt_map_zeroed(bitmap_bytes(&pt_g.stacks));
+	if (!W.emitted_strings)
+		W.emitted_strings = pt_map_zeroed(bitmap_bytes(&pt_g.strings));
+	if (!W.emitted_pyframes)
+		W.emitted_pyframes = pt_map_zeroed(bitmap_bytes(&pt_g.pyframes));
+	if (!W.tids)
+		W.tids = pt_map_zeroed(TID_SET * sizeof(uint32_t));
+	if (!W.buf || !W.emitted_stacks || !W.emitted_strings || !W.emitted_pyframes ||
+	    !W.tids)
+		return -ENOMEM;
+	pt_enc_init(&W.enc, W.buf, CHUNK_CAP);
+	return 0;
+}
+
+int pt_writer_open(char *err, size_t errlen)
+{
+	if (map_buffers() < 0) {
+		struct pt_buf b;
+		pt_buf_init(&b, err, errlen);
+		pt_buf_puts(&b, "cannot map the writer's buffers: out of memory");
+		return -ENOMEM;
+	}
+	int rc = open_trace(err, errlen);
+	if (rc < 0)
+		return rc;
+	write_header();
+	emit_modules(true);
+	W.last_modules = W.last_tick = W.last_flush = pt_now_ns();
+	chunk_flush(); /* the header is on disk from the start */
+	return 0;
+}
+
+int pt_writer_start(void)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	atomic_store(&W.stop, 0);
+	atomic_store(&W.done, 0);
+	int rc = pthread_create(&W.thread, NULL, writer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return -rc;
+	atomic_store_explicit(&pt_writer_running, 1, memory_order_release);
+	return 0;
+}
+
+void pt_writer_stop(bool final)
+{
+	(void)final;
+	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire))
+		return;
+	atomic_store_explicit(&W.stop, 1, memory_order_release);
+	if (pthread_equal(pthread_self(), W.thread))
+		return;
+	/* Wait for the final chunk (2 s at most: never hang the exit). A
+	 * plain flag poll, so this also works from a signal handler. */
+	for (int i = 0; i < 2000 && !atomic_load_explicit(&W.done, memory_order_acquire); i++)
+		sleep_ns(1000000);
+	if (atomic_load(&W.done))
+		pthread_join(W.thread, NULL);
+	atomic_store_explicit(&pt_writer_running, 0, memory_order_release);
+}
+
+void pt_writer_reset_child(void)
+{
+	/* The parent's writer thread does not exist here; its file is the
+	 * parent's. Start from nothing; pt_writer_child_start opens ours. */
+	if (W.fd >= 0)
+		close(W.fd);
+	W.fd = -1;
+	W.seq = 0;
+	W.nmodules = 0;
+	W.dl_adds = 0;
+	W.peak_emitted = W.peak_bytes = W.peak_pos = W.peak_t = 0;
+	W.peak_seq_seen = 0;
+	W.last_drops = 0;
+	atomic_store(&W.trip_pending, 0);
+	atomic_store(&W.child_claim, 0);
+	atomic_store(&pt_writer_running, 0);
+	atomic_store(&W.done, 0);
+	pt_zero_mapping(W.emitted_stacks, bitmap_bytes(&pt_g.stacks));
+	pt_zero_mapping(W.emitted_strings, bitmap_bytes(&pt_g.strings));
+	pt_zero_mapping(W.emitted_pyframes, bitmap_bytes(&pt_g.pyframes));
+	pt_zero_mapping(W.tids, TID_SET * sizeof(uint32_t));
+}
+
+void pt_writer_child_start(void)
+{
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&W.child_claim, &expected, 1))
+		return;
+	char err[512];
+	if (pt_writer_open(err, sizeof err) < 0) {
+		pt_ks_trip(err);
+		return;
+	}
+	if (pt_writer_start() < 0)
+		pt_ks_trip("cannot start the writer thread in a fork child");
+}
+
+void pt_writer_note_trip(const char *reason)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, W.tripped, sizeof W.tripped);
+	pt_buf_puts(&b, reason);
+	atomic_store(&W.trip_pending, 1);
+}
+
+const char *pt_writer_path(void)
+{
+	return W.path;
+}

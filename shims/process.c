@@ -1,0 +1,86 @@
+/*
+ * process.c: the library's constructor and destructor, and the process
+ * exits that skip destructors (_exit, _Exit, abort), interposed so the
+ * trace is flushed "as far as possible" before the process goes.
+ *
+ * Fork is handled by a pthread_atfork child handler (core/runtime.c); the
+ * writer of a fork child starts with its first sample.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "contracts/covmarks.h"
+#include "contracts/fmt.h"
+#include "core/pyglue.h"
+#include "core/guard.h"
+#include "core/runtime.h"
+#include "shims/shim.h"
+
+static void doctor(void) __attribute__((noreturn));
+
+static void doctor(void)
+{
+	char msg[512];
+	int rc = pt_envcheck_run(msg, sizeof msg, 2);
+	const char *why = NULL;
+	if (pt_pyglue_start(&why) < 0) {
+		pt_errmsg(why ? why : "unsupported python interpreter");
+		rc = -1;
+	} else if (*pt_pyglue_version()) {
+		char line[128];
+		struct pt_buf b;
+		pt_buf_init(&b, line, sizeof line);
+		pt_buf_puts(&b, "ok    python ");
+		pt_buf_puts(&b, pt_pyglue_version());
+		pt_buf_puts(&b, " (frame reader accepted)\n");
+		pt_write_all(2, b.p, b.len);
+	} else {
+		static const char none[] = "ok    no python interpreter in this process\n";
+		pt_write_all(2, none, sizeof none - 1);
+	}
+	pt_real.exit_ ? pt_real.exit_(rc < 0 ? 1 : 0) : _exit(rc < 0 ? 1 : 0);
+}
+
+__attribute__((constructor)) static void pt_ctor(void)
+{
+	pt_shim_resolve();
+	const char *d = getenv("PEAKTRACE_DOCTOR");
+	if (d && *d == '1')
+		doctor();
+	pt_tls.busy++;
+	pt_runtime_start();
+	pt_tls.busy--;
+}
+
+__attribute__((destructor)) static void pt_dtor(void)
+{
+	pt_tls.busy++;
+	pt_runtime_finish("exit");
+	pt_tls.busy--;
+}
+
+PT_EXPORT void _exit(int status)
+{
+	PT_MARK(shim_exit_flush);
+	pt_tls.busy++;
+	pt_runtime_finish("_exit");
+	if (!pt_real.exit_)
+		pt_shim_resolve();
+	pt_real.exit_(status);
+}
+
+PT_EXPORT void _Exit(int status)
+{
+	_exit(status);
+}
+
+PT_EXPORT void abort(void)
+{
+	PT_MARK(shim_abort_flush);
+	pt_tls.busy++;
+	pt_runtime_finish("abort");
+	if (!pt_real.abort_)
+		pt_shim_resolve();
+	pt_real.abort_();
+}

@@ -1,0 +1,39 @@
+/*
+ * shim.h: what the shims share: the real functions and the bootstrap.
+ */
+#ifndef PT_SHIM_H
+#define PT_SHIM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PT_EXPORT __attribute__((visibility("default")))
+
+struct pt_real {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
+	void (*exit_)(int) __attribute__((noreturn));
+	void (*Exit_)(int) __attribute__((noreturn));
+	void (*abort_)(void) __attribute__((noreturn));
+};
+
+extern struct pt_real pt_real;
+
+/* Resolves pt_real with dlsym(RTLD_NEXT); safe to call at any time, from
+ * any allocation, including the ones dlsym makes (those are served from a
+ * static bootstrap buffer). */
+void pt_shim_resolve(void);
+
+#endif

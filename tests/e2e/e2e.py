@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""End-to-end tests: real programs under the preloaded runtime.
+
+One process per test case (ctest runs `e2e.py --build DIR CASE`), so a
+crash or hang fails one case. Each case runs its program unprofiled and
+profiled, compares what the user sees (stdout, stderr, exit status), and
+reads the trace back through the `peaktrace` command (decode, report
+--format collapsed), i.e. through the interface contract of DESIGN.md.
+
+The build directory tells which build is under test: debug builds (contracts
+abort, coverage marks on) get the coverage-mark assertions too.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Ctx:
+    def __init__(self, build):
+        self.build = os.path.abspath(build)
+        self.lib = os.path.join(self.build, "shims", "libpeaktrace.so")
+        self.cli = os.path.join(self.build, "cli", "peaktrace")
+        self.progs = os.path.join(self.build, "tests", "e2e")
+        cache = open(os.path.join(self.build, "CMakeCache.txt")).read()
+        self.debug = re.search(r"^PT_DEBUG:BOOL=ON$", cache, re.M) is not None
+        self.tmp = tempfile.mkdtemp(prefix="pt-e2e-")
+
+    def prog(self, name):
+        return os.path.join(self.progs, "e2e_" + name)
+
+    def run(self, argv, env=None, stdin=None, timeout=300, cwd=None):
+        full_env = dict(os.environ)
+        for k in list(full_env):
+            if k.startswith("PEAKTRACE_") or k == "LD_PRELOAD":
+                del full_env[k]
+        full_env.update(env or {})
+        p = subprocess.run(argv, input=stdin, capture_output=True, env=full_env,
+                           timeout=timeout, cwd=cwd or self.tmp)
+        return p.returncode, p.stdout, p.stderr
+
+    def profile(self, argv, env=None, stdin=None, timeout=300, out=None):
+        out = out or tempfile.mkdtemp(prefix="out-", dir=self.tmp)
+        e = {"LD_PRELOAD": self.lib, "PEAKTRACE_OUT": out}
+        e.update(env or {})
+        rc, so, se = self.run(argv, e, stdin, timeout)
+        traces = sorted(glob.glob(os.path.join(out, "peaktrace-*.ptrace")))
+        return rc, so, se, traces, out
+
+    def decode(self, trace, expect_rc=(0,)):
+        rc, so, se = self.run([self.cli, "decode", trace])
+        check(rc in expect_rc, f"decode exit {rc}, stderr: {se.decode()[:500]}")
+        recs = [json.loads(l) for l in so.decode().splitlines() if l.strip()]
+        return recs, se.decode()
+
+    def collapsed(self, trace):
+        rc, so, se = self.run([self.cli, "report", trace, "--format", "collapsed"])
+        check(rc == 0, f"report exit {rc}: {se.decode()[:500]}")
+        stacks = {}
+        for line in so.decode().splitlines():
+            stack, _, n = line.rpartition(" ")
+            check(stack and n.isdigit(), f"bad collapsed line {line!r}")
+            stacks[stack] = stacks.get(stack, 0) + int(n)
+        return stacks
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def bytes_in(stacks, frame):
+    """Bytes of every stack that has frame as one of its frames."""
+    return sum(n for s, n in stacks.items() if frame in s.split(";"))
+
+
+def same_as_unprofiled(c, argv, env=None, stdin=None, timeout=300):
+    base = c.run(argv, stdin=stdin, timeout=timeout)
+    rc, so, se, traces, out = c.profile(argv, env, stdin, timeout)
+    check(rc == base[0], f"exit status {rc} != unprofiled {base[0]}; stderr {se[-800:]!r}")
+    check(so == base[1], f"stdout differs:\n{so[:400]!r}\nvs\n{base[1][:400]!r}")
+    check(se == base[2], f"stderr differs:\n{se[:800]!r}\nvs\n{base[2][:800]!r}")
+    return traces, out
+
+
+def marks(path):
+    got = {}
+    if os.path.exists(path):
+        for line in open(path):
+            name, _, n = line.strip().rpartition(" ")
+            got[name] = got.get(name, 0) + int(n)
+    return got
+
+
+# ---- cases -------------------------------------------------------------------
+
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+@case
+def echo_same(c):
+    traces, _ = same_as_unprofiled(c, [c.prog("echoer"), "5", "two words"],
+                                   stdin=b"line one\nline two\n" * 100)
+    check(len(traces) == 1, f"expected one trace, got {traces}")
+    recs, warn = c.decode(traces[0])
+    types = [r["type"] for r in recs]
+    check(types[0] == "header" and types[-1] == "end", f"header..end expected: {types[:3]} {types[-3:]}")
+    check(warn == "", f"unexpected warnings: {warn}")
+
+
+def known_answer(c, env):
+    traces, _ = same_as_unprofiled(c, [c.prog("known")], env)
+    check(len(traces) == 1, f"one trace expected: {traces}")
+    return c.collapsed(traces[0])
+
+
+@case
+def known_exact(c):
+    st = known_answer(c, {"PEAKTRACE_MODE": "exact"})
+    for site, want in (("site_large", 64 << 20), ("site_medium", 2048 * 10000),
+                       ("site_small", 200000 * 100)):
+        got = bytes_in(st, site)
+        check(got == want, f"{site}: {got} bytes at the peak, want exactly {want}")
+    check(bytes_in(st, "site_after") == 0, "site_after is after the peak")
+
+
+@case
+def known_sampled(c):
+    # small interval: every site's estimate within 5%
+    st = known_answer(c, {"PEAKTRACE_SAMPLE_BYTES": "4096"})
+    for site, want in (("site_large", 64 << 20), ("site_medium", 2048 * 10000),
+                       ("site_small", 200000 * 100)):
+        got = bytes_in(st, site)
+        check(abs(got - want) <= 0.05 * want, f"{site}: estimate {got}, want {want} +-5%")
+    check(bytes_in(st, "site_after") == 0, "site_after is after the peak")
+
+
+@case
+def known_sampled_default(c):
+    # default interval: the 1 MiB blocks (n >> S) are estimated within 5%
+    st = known_answer(c, {})
+    got, want = bytes_in(st, "site_large"), 64 << 20
+    check(abs(got - want) <= 0.05 * want, f"site_large: estimate {got}, want {want} +-5%")
+
+
+@case
+def threads(c):
+    for mode in ("sampled", "exact"):
+        traces, _ = same_as_unprofiled(c, [c.prog("threads")], {"PEAKTRACE_MODE": mode})
+        check(len(traces) == 1, f"one trace expected: {traces}")
+        recs, warn = c.decode(traces[0])
+        tids = {r["tid"] for r in recs if r["type"] == "alloc"}
+        check(len(tids) >= 8, f"allocations from >= 8 threads expected, saw {len(tids)}")
+        check(recs[-1]["type"] == "end", "trace ends with END")
+
+
+@case
+def fork200(c):
+    traces, _ = same_as_unprofiled(c, [c.prog("forker"), "200"], timeout=240)
+    check(len(traces) >= 2, f"parent and child traces expected, got {len(traces)}")
+    pids = set()
+    for t in traces[:20]:
+        recs, _ = c.decode(t, expect_rc=(0,))
+        check(recs and recs[0]["type"] == "header", f"{t}: no header")
+        pids.add(recs[0]["pid"])
+    check(len(pids) == min(20, len(traces)), "each trace belongs to its own process")
+
+
+@case
+def aligned(c):
+    traces, _ = same_as_unprofiled(c, [c.prog("aligned")], {"PEAKTRACE_MODE": "exact"})
+    st = c.collapsed(traces[0])
+    check(bytes_in(st, "use_mmap") > 0 or bytes_in(st, "use_posix_memalign") > 0,
+          f"aligned/mmap sites at the peak: {sorted(st)[:5]}")
+
+
+def dies(c, mode, want_sig=None):
+    argv = [c.prog("dies"), mode]
+    base = c.run(argv)
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": "exact"})
+    check(rc == base[0], f"{mode}: exit status {rc} != unprofiled {base[0]}")
+    if want_sig:
+        check(rc == -want_sig, f"{mode}: expected death by signal {want_sig}, got {rc}")
+    check(so == base[1], f"{mode}: stdout differs")
+    check(len(traces) == 1, f"{mode}: one trace expected: {traces}")
+    recs, _ = c.decode(traces[0], expect_rc=(0,))
+    st = c.collapsed(traces[0])
+    check(bytes_in(st, "hold_me") >= 32 << 20, f"{mode}: hold_me's 32 MiB not in the trace: {st}")
+
+
+@case
+def dies_exit(c):
+    dies(c, "exit")
+
+
+@case
+def dies_underscore_exit(c):
+    dies(c, "_exit")
+
+
+@case
+def dies_abort(c):
+    dies(c, "abort", signal.SIGABRT)
+
+
+@case
+def dies_segv(c):
+    dies(c, "segv", signal.SIGSEGV)
+
+
+@case
+def dies_sigkill(c):
+    dies(c, "kill", signal.SIGKILL)
+
+
+@case
+def env_errors(c):
+    argv = [c.prog("echoer"), "0"]
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": "bogus"})
+    check(rc == 1, f"bad PEAKTRACE_MODE: fail fast with status 1, got {rc}")
+    check(b"peaktrace: bad PEAKTRACE_MODE='bogus'" in se, f"message: {se!r}")
+    check(so == b"", "the program must not have run")
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": "bogus",
+                                             "PEAKTRACE_ON_ENV_ERROR": "disable"})
+    check(rc == 0 and so == b"arg 1: 0\n", f"disable: program runs: {rc} {so!r}")
+    check(b"profiling disabled" in se, f"disable message: {se!r}")
+    for fp in ("envcheck_glibc", "envcheck_unwind", "writer_open"):
+        rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": fp + "=return"})
+        check(rc == 1 and b"peaktrace: " in se and so == b"", f"{fp}: fail fast: {rc} {se!r}")
+
+
+@case
+def bad_failpoint_spec(c):
+    argv = [c.prog("echoer"), "3"]
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": "ring_push=rturn"})
+    check(rc == 3 and so == b"arg 1: 3\n", "a bad spec must not stop the program")
+    check(b"peaktrace: bad PEAKTRACE_FAILPOINTS" in se, f"one clear line: {se!r}")
+
+
+@case
+def trip_passthrough(c):
+    """A writer failure trips the kill-switch: the program is unaffected,
+    the reason is on stderr once, and later calls pass straight through."""
+    mfile = os.path.join(c.tmp, "marks")
+    argv = [c.prog("known")]
+    base = c.run(argv)
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": "writer_write=1*off->return",
+                                             "PEAKTRACE_COVMARKS_OUT": mfile})
+    check(rc == base[0] and so == base[1], "output and status unchanged")
+    check(se.count(b"peaktrace: profiling disabled:") == 1, f"one trip line: {se!r}")
+    if c.debug:
+        m = marks(mfile)
+        check(m.get("shim_passthrough_after_trip", 0) > 0, f"pass-through mark: {m}")
+
+
+@case
+def covmarks_paths(c):
+    if not c.debug:
+        print("skipped: coverage marks exist in debug builds only")
+        return
+    mfile = os.path.join(c.tmp, "marks")
+    same_as_unprofiled(c, [c.prog("threads")], {"PEAKTRACE_COVMARKS_OUT": mfile})
+    m = marks(mfile)
+    for name in ("shim_bootstrap_resolve", "runtime_started", "sampled", "free_of_sampled"):
+        check(m.get(name, 0) > 0, f"mark {name} not hit: {sorted(m)}")
+    mfile2 = os.path.join(c.tmp, "marks2")
+    same_as_unprofiled(c, [c.prog("forker"), "5"], {"PEAKTRACE_COVMARKS_OUT": mfile2})
+    check(marks(mfile2).get("fork_child_reset", 0) >= 5, "fork child reset mark")
+
+
+@case
+def chaos(c):
+    """Every runtime failpoint armed in turn: the program's output and exit
+    status are unchanged, and the trace is valid or clearly marked."""
+    rc, so, se = c.run([c.cli, "failpoints", "--names"])
+    check(rc == 0, "failpoints --names")
+    names = so.decode().split()
+    rc, so, _ = c.run([c.cli, "failpoints"])
+    runtime = [n for n in names if re.search(r"^\s*%s\s+runtime\b" % re.escape(n), so.decode(), re.M)]
+    check(runtime, "runtime failpoints listed")
+    argv = [c.prog("known")]
+    base = c.run(argv)
+    for name in runtime:
+        if name.startswith("envcheck_") or name == "writer_open":
+            continue  # start-up failures stop the program by design (env_errors)
+        for action in ("return", "3*return", "segv" if name in ("unwind", "guard_fault") else "return"):
+            rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": f"{name}={action}"})
+            check(rc == base[0] and so == base[1], f"{name}={action}: status {rc} / output changed; stderr {se[-300:]!r}")
+            for t in traces:
+                drc, _, dse = c.run([c.cli, "decode", t])
+                check(drc == 0, f"{name}={action}: trace does not decode: {dse[-300:]!r}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("case", nargs="?")
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    if a.list:
+        print("\n".join(CASES))
+        return 0
+    c = Ctx(a.build)
+    try:
+        CASES[a.case](c)
+    except Failure as e:
+        print(f"FAIL {a.case}: {e}")
+        print(f"(work dir kept: {c.tmp})")
+        return 1
+    shutil.rmtree(c.tmp, ignore_errors=True)
+    print(f"ok {a.case}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
