@@ -59,6 +59,15 @@ int pt_pyglue_start(const char **why)
 	return 0;
 }
 
+bool pt_pyglue_active(void)
+{
+#if PT_HAVE_PYSTACK
+	return py_on != 0;
+#else
+	return false;
+#endif
+}
+
 const char *pt_pyglue_version(void)
 {
 #if PT_HAVE_PYSTACK

@@ -4,6 +4,7 @@
 #ifndef PT_PYGLUE_H
 #define PT_PYGLUE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PT_PY_MAX_FRAMES 128
@@ -11,6 +12,8 @@
 /* At start-up: probes for a CPython interpreter. Returns 0 (none, or one
  * we read), or -1 with *why set when one runs that we cannot read. */
 int pt_pyglue_start(const char **why);
+/* True when Python frames are being read (an interpreter we support runs). */
+bool pt_pyglue_active(void);
 /* The running Python's version ("" when none). */
 const char *pt_pyglue_version(void);
 /* Given nf native frames (innermost first, encoded ip << 1), appends the

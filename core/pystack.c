@@ -1,0 +1,749 @@
+/*
+ * pystack.c: finds CPython in the process, picks the frame reader compiled
+ * for its minor version (core/py/), and turns the reader's raw frames into
+ * (file id, function id, line) triples for the sampler.
+ *
+ * Life cycle. pt_py_probe() runs at start-up (before Py_Initialize, which
+ * is fine: the version and type objects are static data) and again lazily
+ * while no interpreter was found. It resolves every CPython symbol with
+ * dlsym(RTLD_DEFAULT) (libpython, or a python executable exporting its API
+ * as Debian's does), reads the version (Py_Version on 3.11+, Py_GetVersion
+ * once before), refuses debug builds, picks the reader, and runs the
+ * reader's probe-time layout checks (type object sizes; on 3.13 the whole
+ * _PyRuntime.debug_offsets). On success the walk state becomes ON.
+ *
+ * Walk state (g_ws): OFF -> ON -> DISABLING -> DISABLED, one-way except
+ * for the test reset. The first walk that finds a thread state checks it
+ * once more against the reader (thread_id, interp); the first frame with a
+ * line checks line >= co_firstlineno. Any failed check, in a walk or in a
+ * reader, moves ON -> DISABLING with a CAS: the one winner records the
+ * reason and returns -EPROTO, everyone else (then and later) returns 0.
+ *
+ * Thread state: PyGILState_GetThisThreadState() is the only per-thread
+ * getter that works without the GIL (notes/cpython-frames.md §3). Every walk
+ * is gated on "not finalizing, or finalizing by this very thread": other
+ * threads' thread states are freed during finalization while their TLS
+ * still points at them.
+ *
+ * Name cache: a direct-mapped table of PT_PY_CACHE_SLOTS slots in static
+ * memory, keyed by code object pointer and checked against the code's
+ * co_filename and name pointers and co_firstlineno (so a freed code object
+ * whose address is reused by another one misses). Each slot is a seqlock:
+ * a writer claims it with a CAS to an odd sequence, so concurrent or
+ * reentrant writers skip instead of waiting, and readers that see an odd
+ * or changed sequence treat it as a miss. An epoch counter lets
+ * pt_py_names_flush() invalidate everything at once. The slot also keeps
+ * the last (byte offset, line) looked up for its code object: outer frames
+ * sit at the same call for many samples, and PyCode_Addr2Line scans the
+ * line table from the start.
+ *
+ * Workload: pt_py_walk runs for each sampled allocation, from the malloc
+ * hook, on any thread; with warm caches it costs one tstate lookup, one
+ * finalizing check, a few loads and a cache probe per frame, and a
+ * PyCode_Addr2Line for frames that moved. A miss encodes two names to UTF-8
+ * on the stack (1 KiB) and calls the intern callback twice.
+ */
+#include "core/pystack.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "contracts/contracts.h"
+#include "contracts/covmarks.h"
+#include "contracts/fmt.h"
+#include "core/py/reader.h"
+#include "peaktrace/fp.h"
+
+#include "contracts/banned.h"
+
+#define PT_PY_MINOR_FIRST 9  /* reader sources exist for 3.9 ... */
+#define PT_PY_MINOR_LAST 13  /* ... to 3.13 */
+#define PT_PY_NAME_BUF 1024  /* bytes of UTF-8 per name; longer names keep their tail */
+#define PT_PY_CACHE_BITS 11
+#define PT_PY_CACHE_SLOTS (1u << PT_PY_CACHE_BITS) /* 2048 slots, 56 B each */
+
+enum walk_state { WS_OFF, WS_ON, WS_DISABLING, WS_DISABLED };
+enum { CHK_TSTATE = 1u, CHK_FRAME = 2u };
+
+/* ---- state set by the probe ------------------------------------------- */
+
+static struct pt_pyrt g_rt;                    /* valid while g_ws != WS_OFF */
+static const struct pt_pyreader *g_reader;     /* idem */
+static atomic_int g_ws;                        /* enum walk_state */
+static atomic_uint g_checked;                  /* CHK_* done by walks */
+static atomic_int g_status;                    /* enum pt_py_status, final unless NONE */
+static atomic_int g_probing;                   /* 1 while a probe runs */
+static char g_version[32];                     /* "3.12.1" or "" */
+static char g_why[512];                        /* PT_PY_UNSUPPORTED message */
+static char g_readers[64];                     /* "3.9, 3.10, ..." */
+static char g_disable[256];                    /* why walks were disabled */
+
+/* ---- name cache --------------------------------------------------------- */
+
+struct name_slot {
+	atomic_uint seq;            /* odd while a writer fills the slot */
+	atomic_uint epoch;          /* g_epoch when filled */
+	atomic_uint file_id;        /* nonzero intern ids */
+	atomic_uint func_id;
+	atomic_int firstlineno;     /* content check */
+	atomic_int addrq;           /* last byte offset looked up, and ... */
+	atomic_int line;            /* ... its line (PyCode_Addr2Line result) */
+	atomic_uintptr_t code;      /* key: PyCodeObject address; 0 = empty */
+	atomic_uintptr_t filename;  /* content check: co_filename address */
+	atomic_uintptr_t funcname;  /* content check: co_qualname/co_name address */
+};
+
+static struct name_slot g_names[PT_PY_CACHE_SLOTS];
+static atomic_uint g_epoch = 1;
+
+static struct name_slot *slot_of(const void *code)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)code >> 4) * 0x9e3779b97f4a7c15ull;
+	return &g_names[h >> (64 - PT_PY_CACHE_BITS)];
+}
+
+struct cached {
+	uint32_t file_id, func_id; /* nonzero */
+	int addrq, line;           /* the slot's last line lookup */
+};
+
+/* Async-signal-safe, lock-free. True on a hit. */
+static bool cache_get(const struct pt_pyraw *f, struct cached *c)
+{
+	struct name_slot *s = slot_of(f->code);
+	unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if (seq & 1u)
+		return false;
+	uintptr_t code = atomic_load_explicit(&s->code, memory_order_relaxed);
+	uintptr_t file = atomic_load_explicit(&s->filename, memory_order_relaxed);
+	uintptr_t func = atomic_load_explicit(&s->funcname, memory_order_relaxed);
+	int first = atomic_load_explicit(&s->firstlineno, memory_order_relaxed);
+	unsigned epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
+	uint32_t fid = atomic_load_explicit(&s->file_id, memory_order_relaxed);
+	uint32_t nid = atomic_load_explicit(&s->func_id, memory_order_relaxed);
+	int addrq = atomic_load_explicit(&s->addrq, memory_order_relaxed);
+	int line = atomic_load_explicit(&s->line, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+		return false;
+	if (code != (uintptr_t)f->code || file != (uintptr_t)f->filename ||
+	    func != (uintptr_t)f->funcname || first != f->firstlineno ||
+	    epoch != atomic_load_explicit(&g_epoch, memory_order_relaxed))
+		return false;
+	c->file_id = fid;
+	c->func_id = nid;
+	c->addrq = addrq;
+	c->line = line;
+	return true;
+}
+
+/* Async-signal-safe, lock-free: gives up when another writer holds the slot. */
+static void cache_put(const struct pt_pyraw *f, const struct cached *c)
+{
+	struct name_slot *s = slot_of(f->code);
+	unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	if (seq & 1u)
+		return;
+	if (!atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1u,
+						     memory_order_relaxed,
+						     memory_order_relaxed))
+		return;
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&s->code, (uintptr_t)f->code, memory_order_relaxed);
+	atomic_store_explicit(&s->filename, (uintptr_t)f->filename, memory_order_relaxed);
+	atomic_store_explicit(&s->funcname, (uintptr_t)f->funcname, memory_order_relaxed);
+	atomic_store_explicit(&s->firstlineno, f->firstlineno, memory_order_relaxed);
+	atomic_store_explicit(&s->epoch, atomic_load_explicit(&g_epoch, memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->file_id, c->file_id, memory_order_relaxed);
+	atomic_store_explicit(&s->func_id, c->func_id, memory_order_relaxed);
+	atomic_store_explicit(&s->addrq, c->addrq, memory_order_relaxed);
+	atomic_store_explicit(&s->line, c->line, memory_order_relaxed);
+	atomic_store_explicit(&s->seq, seq + 2u, memory_order_release);
+}
+
+void pt_py_names_flush(void)
+{
+	atomic_fetch_add_explicit(&g_epoch, 1u, memory_order_relaxed);
+}
+
+/* ---- UTF-8 -------------------------------------------------------------- */
+
+static uint32_t char_at(const struct pt_pystr *s, size_t i)
+{
+	switch (s->kind) {
+	case 1:
+		return ((const uint8_t *)s->data)[i];
+	case 2:
+		return ((const uint16_t *)s->data)[i];
+	default:
+		return ((const uint32_t *)s->data)[i];
+	}
+}
+
+static uint32_t scalar(uint32_t c)
+{
+	/* lone surrogates (surrogateescape'd file names) and junk: U+FFFD */
+	if ((c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0xfffd;
+	return c;
+}
+
+static size_t utf8_width(uint32_t c)
+{
+	return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+}
+
+/* Encodes s into buf[0..cap) (cap >= 8). A name that does not fit keeps its
+ * tail, the informative end of a path or qualname, behind "...".
+ * Returns the bytes written. Async-signal-safe. */
+static size_t to_utf8(const struct pt_pystr *s, char *buf, size_t cap)
+{
+	size_t total = 0, start = 0, o = 0;
+
+	for (size_t i = 0; i < s->len; i++)
+		total += utf8_width(scalar(char_at(s, i)));
+	if (total > cap) {
+		memcpy(buf, "...", 3);
+		o = 3;
+		while (start < s->len && total > cap - 3)
+			total -= utf8_width(scalar(char_at(s, start++)));
+	}
+	for (size_t i = start; i < s->len; i++) {
+		uint32_t c = scalar(char_at(s, i));
+		unsigned char *p = (unsigned char *)buf + o;
+		if (c < 0x80) {
+			p[0] = (unsigned char)c;
+			o += 1;
+		} else if (c < 0x800) {
+			p[0] = (unsigned char)(0xc0 | (c >> 6));
+			p[1] = (unsigned char)(0x80 | (c & 0x3f));
+			o += 2;
+		} else if (c < 0x10000) {
+			p[0] = (unsigned char)(0xe0 | (c >> 12));
+			p[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+			p[2] = (unsigned char)(0x80 | (c & 0x3f));
+			o += 3;
+		} else {
+			p[0] = (unsigned char)(0xf0 | (c >> 18));
+			p[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+			p[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+			p[3] = (unsigned char)(0x80 | (c & 0x3f));
+			o += 4;
+		}
+	}
+	PT_ENSURE(o <= cap);
+	return o;
+}
+
+/* ---- the walk ----------------------------------------------------------- */
+
+struct walk {
+	struct pt_pyframe *out;
+	int max;                  /* capacity of out, >= 1 */
+	int n;                    /* frames stored */
+	pt_py_intern_fn intern;
+	void *ctx;
+	const struct pt_pyreader *rd;
+};
+
+/* Reads, encodes and interns the frame's names. 0 or PT_PYE_STR; an id
+ * the callback could not give is 0. */
+static int intern_names(struct walk *w, const struct pt_pyraw *f, struct cached *c)
+{
+	struct pt_pystr file, func;
+	if (w->rd->str(&g_rt, f->filename, &file) < 0 ||
+	    w->rd->str(&g_rt, f->funcname, &func) < 0)
+		return PT_PYE_STR;
+
+	char buf[PT_PY_NAME_BUF];
+	size_t n = to_utf8(&file, buf, sizeof buf);
+	c->file_id = w->intern(buf, n, w->ctx);
+	n = to_utf8(&func, buf, sizeof buf);
+	c->func_id = w->intern(buf, n, w->ctx);
+	return 0;
+}
+
+/* One frame from the reader: line (cached per code object for the last
+ * offset asked, since outer frames sit at the same call for many samples),
+ * names (cached per code object), the first-frame check, the output. */
+static int emit(void *cookie, const struct pt_pyraw *f)
+{
+	struct walk *w = cookie;
+	struct cached c;
+	bool hit = cache_get(f, &c);
+	int line = f->line;
+
+	if (line <= 0) {
+		if (hit && c.addrq == f->addrq) {
+			line = c.line;
+			PT_MARK(py_line_cache_hit);
+		} else {
+			line = g_rt.addr2line((void *)f->code, f->addrq);
+		}
+	}
+	if (line > 0 &&
+	    !(atomic_load_explicit(&g_checked, memory_order_relaxed) & CHK_FRAME)) {
+		if (line < f->firstlineno)
+			return PT_PYE_LINE;
+		atomic_fetch_or_explicit(&g_checked, CHK_FRAME, memory_order_relaxed);
+	}
+	if (hit) {
+		PT_MARK(py_name_cache_hit);
+		if (f->line <= 0 && c.addrq != f->addrq) {
+			c.addrq = f->addrq;
+			c.line = line;
+			cache_put(f, &c);
+		}
+	} else {
+		PT_MARK(py_name_cache_miss);
+		int rc = intern_names(w, f, &c);
+		if (rc < 0)
+			return rc;
+		if (c.file_id != 0 && c.func_id != 0) {
+			/* f->line (tracing) is not what the line table says */
+			c.addrq = f->line <= 0 ? f->addrq : INT32_MIN;
+			c.line = line;
+			cache_put(f, &c);
+		} else {
+			PT_MARK(py_intern_failed);
+		}
+	}
+	w->out[w->n].file_id = c.file_id;
+	w->out[w->n].func_id = c.func_id;
+	w->out[w->n].line = line > 0 ? (uint32_t)line : 0;
+	w->n++;
+	return w->n >= w->max ? 1 : 0;
+}
+
+static const char *err_text(int err)
+{
+	switch (err) {
+	case PT_PYE_CODE_TYPE:
+		return "a frame's code is not a code object";
+	case PT_PYE_FRAME_TYPE:
+		return "a frame is not a frame object";
+	case PT_PYE_LOOP:
+		return "the frame chain loops";
+	case PT_PYE_OFFSET:
+		return "an instruction position lies outside its code";
+	case PT_PYE_STR:
+		return "a name is not a compact str object";
+	case PT_PYE_OWNER:
+		return "a frame has an unknown owner";
+	case PT_PYE_LINE:
+		return "a line number precedes its code's first line";
+	case PT_PYE_FAILPOINT:
+		return "failpoint py_walk_invalid fired";
+	default:
+		return "unknown check";
+	}
+}
+
+/* Moves ON -> DISABLED. Returns -EPROTO for the one caller that made the
+ * move, 0 for the others. Async-signal-safe. */
+static int disable(const char *detail)
+{
+	int expect = WS_ON;
+	if (!atomic_compare_exchange_strong_explicit(&g_ws, &expect, WS_DISABLING,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return 0;
+	struct pt_buf b;
+	pt_buf_init(&b, g_disable, sizeof g_disable);
+	pt_buf_puts(&b, "python ");
+	pt_buf_puts(&b, g_version);
+	pt_buf_puts(&b, " stacks disabled: the 3.");
+	pt_buf_putu(&b, g_reader->minor);
+	pt_buf_puts(&b, " reader's run-time check failed (");
+	pt_buf_puts(&b, detail);
+	pt_buf_puts(&b, "); allocations are recorded without python frames");
+	atomic_store_explicit(&g_ws, WS_DISABLED, memory_order_release);
+	PT_MARK(py_walk_disabled);
+	return -EPROTO;
+}
+
+const char *pt_py_disable_reason(void)
+{
+	if (atomic_load_explicit(&g_ws, memory_order_acquire) != WS_DISABLED)
+		return NULL;
+	return g_disable;
+}
+
+static int walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern, void *ctx)
+{
+	const struct pt_pyreader *rd = g_reader;
+	void *ts = g_rt.this_tstate();
+
+	if (ts == NULL) {
+		PT_MARK(py_walk_no_tstate);
+		return 0;
+	}
+	/* finalization frees other threads' states under their feet */
+	if (g_rt.is_finalizing() && rd->finalizing(&g_rt) != ts) {
+		PT_MARK(py_walk_finalizing_other);
+		return 0;
+	}
+	if (!(atomic_load_explicit(&g_checked, memory_order_relaxed) & CHK_TSTATE)) {
+		char why[160];
+		struct pt_buf b;
+		pt_buf_init(&b, why, sizeof why);
+		if (rd->check_tstate(&g_rt, ts, &b) < 0)
+			return disable(why);
+		atomic_fetch_or_explicit(&g_checked, CHK_TSTATE, memory_order_relaxed);
+		PT_MARK(py_walk_tstate_checked);
+	}
+	if (rd->thread_id(ts) != (unsigned long)pthread_self()) {
+		/* a stale mapping (subinterpreter, fork child before the fix-up):
+		 * not this thread's stack */
+		PT_MARK(py_walk_thread_mismatch);
+		return 0;
+	}
+	if (PT_FAIL(py_walk_invalid))
+		return disable(err_text(PT_PYE_FAILPOINT));
+
+	struct walk w = { .out = out, .max = max, .n = 0, .intern = intern,
+			  .ctx = ctx, .rd = rd };
+	int rc = rd->walk(&g_rt, ts, 2 * max + 256, emit, &w);
+	if (rc < 0)
+		return disable(err_text(rc));
+	PT_ENSURE(w.n >= 0 && w.n <= max);
+	return w.n;
+}
+
+int pt_py_walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern, void *ctx)
+{
+	if (atomic_load_explicit(&g_ws, memory_order_acquire) != WS_ON)
+		return 0;
+	if (PT_NEVER(out == NULL || intern == NULL) || max <= 0)
+		return 0;
+	if (max > (1 << 20))
+		max = 1 << 20; /* keeps 2 * max + 256 an int */
+	int saved = errno;
+	int n = walk(out, max, intern, ctx);
+	errno = saved;
+	return n;
+}
+
+/* ---- probe -------------------------------------------------------------- */
+
+struct pyver {
+	unsigned major, minor, micro;
+	bool known;
+};
+
+/* Parses "3.12.1..." (the token up to the first space; letters may follow
+ * the minor number, as in "3.13.0rc1") into v, and copies the token into
+ * text[0..cap) when text is not NULL. */
+static void parse_version(const char *s, struct pyver *v, char *text, size_t cap)
+{
+	size_t n = 0;
+	unsigned part[3] = { 0, 0, 0 };
+	int idx = 0, digits = 0;
+
+	while (s[n] != '\0' && s[n] != ' ' && n < 31) {
+		char c = s[n];
+		if (c >= '0' && c <= '9') {
+			if (idx < 3 && part[idx] < 100000)
+				part[idx] = part[idx] * 10 + (unsigned)(c - '0');
+			digits++;
+		} else if (c == '.') {
+			idx++;
+		} else if (idx < 2) {
+			break;
+		}
+		n++;
+	}
+	if (text != NULL && cap > 0) {
+		size_t k = n < cap - 1 ? n : cap - 1;
+		memcpy(text, s, k);
+		text[k] = '\0';
+	}
+	v->major = part[0];
+	v->minor = part[1];
+	v->micro = part[2];
+	v->known = digits > 0 && idx >= 1;
+}
+
+static void version_from_hex(unsigned long hex, struct pyver *v)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, g_version, sizeof g_version);
+	v->major = (unsigned)(hex >> 24) & 0xff;
+	v->minor = (unsigned)(hex >> 16) & 0xff;
+	v->micro = (unsigned)(hex >> 8) & 0xff;
+	v->known = true;
+	pt_buf_putu(&b, v->major);
+	pt_buf_putc(&b, '.');
+	pt_buf_putu(&b, v->minor);
+	pt_buf_putc(&b, '.');
+	pt_buf_putu(&b, v->micro);
+	unsigned level = (unsigned)(hex >> 4) & 0xf, serial = (unsigned)hex & 0xf;
+	if (level == 0xa || level == 0xb || level == 0xc) {
+		pt_buf_puts(&b, level == 0xa ? "a" : level == 0xb ? "b" : "rc");
+		pt_buf_putu(&b, serial);
+	}
+}
+
+const char *pt_py_readers_built(void)
+{
+	if (g_readers[0] == '\0') {
+		char tmp[sizeof g_readers];
+		struct pt_buf b;
+		pt_buf_init(&b, tmp, sizeof tmp);
+		for (size_t i = 0; pt_pyreaders[i] != NULL; i++) {
+			if (i)
+				pt_buf_puts(&b, ", ");
+			pt_buf_puts(&b, "3.");
+			pt_buf_putu(&b, pt_pyreaders[i]->minor);
+		}
+		if (b.len == 0)
+			pt_buf_puts(&b, "no python version");
+		memcpy(g_readers, tmp, sizeof g_readers);
+	}
+	return g_readers;
+}
+
+const char *pt_py_version(void)
+{
+	return g_version;
+}
+
+static const struct pt_pyreader *reader_for(unsigned minor)
+{
+	for (size_t i = 0; pt_pyreaders[i] != NULL; i++)
+		if (pt_pyreaders[i]->minor == minor)
+			return pt_pyreaders[i];
+	return NULL;
+}
+
+static void why_tail(struct pt_buf *b)
+{
+	pt_buf_puts(b, " or set PEAKTRACE_ON_ENV_ERROR=disable");
+}
+
+static int unsupported_no_reader(const struct pyver *v, const char *forced)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, g_why, sizeof g_why);
+	pt_buf_puts(&b, "python ");
+	pt_buf_puts(&b, g_version);
+	pt_buf_puts(&b, " is running but this peaktrace was built with readers for ");
+	pt_buf_puts(&b, pt_py_readers_built());
+	if (forced != NULL) {
+		pt_buf_puts(&b, " (no reader for the forced ");
+		pt_buf_puts(&b, forced);
+		pt_buf_puts(&b, ")");
+	} else if (v->major == 3 && v->minor >= PT_PY_MINOR_FIRST &&
+		   v->minor <= PT_PY_MINOR_LAST) {
+		pt_buf_puts(&b, " (no reader for 3.");
+		pt_buf_putu(&b, v->minor);
+		pt_buf_puts(&b, ")");
+	}
+	if (v->major == 3 && v->minor >= PT_PY_MINOR_FIRST) {
+		/* 3.X beyond the reader sources needs a new reader_3X.c as well */
+		pt_buf_puts(&b, "; rebuild peaktrace against python ");
+		pt_buf_putu(&b, v->major);
+		pt_buf_putc(&b, '.');
+		pt_buf_putu(&b, v->minor);
+		pt_buf_puts(&b, " headers");
+		if (v->minor > PT_PY_MINOR_LAST)
+			pt_buf_puts(&b, " (with a peaktrace release that supports it)");
+	} else {
+		pt_buf_puts(&b, "; python versions before 3.9 are not supported: run the job"
+				" on python 3.9 to 3.13");
+	}
+	why_tail(&b);
+	return PT_PY_UNSUPPORTED;
+}
+
+static int unsupported_layout(const struct pt_pyreader *rd, const char *detail)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, g_why, sizeof g_why);
+	pt_buf_puts(&b, "python ");
+	pt_buf_puts(&b, g_version);
+	pt_buf_puts(&b, " is running but does not match the layout of the python ");
+	pt_buf_puts(&b, rd->headers);
+	pt_buf_puts(&b, " headers peaktrace's 3.");
+	pt_buf_putu(&b, rd->minor);
+	pt_buf_puts(&b, " reader was built with (");
+	pt_buf_puts(&b, detail);
+	pt_buf_puts(&b, "); rebuild peaktrace against python ");
+	pt_buf_puts(&b, g_version);
+	pt_buf_puts(&b, " headers");
+	why_tail(&b);
+	return PT_PY_UNSUPPORTED;
+}
+
+static int unsupported_msg(const char *what, const char *todo)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, g_why, sizeof g_why);
+	pt_buf_puts(&b, "python ");
+	pt_buf_puts(&b, g_version);
+	pt_buf_puts(&b, what);
+	pt_buf_puts(&b, "; ");
+	pt_buf_puts(&b, todo);
+	why_tail(&b);
+	return PT_PY_UNSUPPORTED;
+}
+
+static void *sym(const char *name)
+{
+	return dlsym(RTLD_DEFAULT, name);
+}
+
+/* Resolves, checks and publishes. Runs under g_probing. */
+static int probe_locked(const char *fake_version, const char *force_reader,
+			unsigned flags)
+{
+	void *this_tstate = sym("PyGILState_GetThisThreadState");
+	if (this_tstate == NULL)
+		return PT_PY_NONE;
+
+	struct pt_pyrt rt;
+	memset(&rt, 0, sizeof rt);
+	rt.this_tstate = (void *(*)(void))this_tstate;
+
+	struct pyver v;
+	const unsigned long *py_version = sym("Py_Version");
+	if (py_version != NULL)
+		rt.hexversion = *py_version;
+	if (fake_version != NULL) {
+		parse_version(fake_version, &v, g_version, sizeof g_version);
+	} else if (py_version != NULL) {
+		version_from_hex(*py_version, &v);
+	} else {
+		/* 3.9/3.10: formats into a static buffer; called once, here */
+		const char *(*get_version)(void) =
+			(const char *(*)(void))sym("Py_GetVersion");
+		if (get_version == NULL)
+			return PT_PY_NONE;
+		parse_version(get_version(), &v, g_version, sizeof g_version);
+	}
+	if (!v.known)
+		return unsupported_msg(" is running but its version could not be parsed",
+				       "report this to the peaktrace developers");
+
+	if (sym("_Py_NegativeRefcount") != NULL)
+		return unsupported_msg(" is a debug build (--with-pydebug), whose object"
+				       " layout peaktrace cannot read",
+				       "run the job on a release build of python");
+
+	const struct pt_pyreader *rd = NULL;
+	if (force_reader != NULL) {
+		struct pyver f;
+		parse_version(force_reader, &f, NULL, 0);
+		if (f.known && f.major == 3)
+			rd = reader_for(f.minor);
+		if (rd == NULL)
+			return unsupported_no_reader(&v, force_reader);
+		PT_MARK(py_probe_forced_reader);
+	} else if (v.major == 3) {
+		rd = reader_for(v.minor);
+	}
+	if (rd == NULL)
+		return unsupported_no_reader(&v, NULL);
+
+	static const char *const needed[] = {
+		"_PyRuntime", "PyCode_Type", "PyUnicode_Type", "PyFrame_Type",
+		"_Py_NoneStruct", "PyThreadState_GetInterpreter", "PyCode_Addr2Line",
+	};
+	void *found[sizeof needed / sizeof needed[0]];
+	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+		found[i] = sym(needed[i]);
+		if (found[i] == NULL) {
+			char what[128];
+			struct pt_buf b;
+			pt_buf_init(&b, what, sizeof what);
+			pt_buf_puts(&b, " is running but its symbol '");
+			pt_buf_puts(&b, needed[i]);
+			pt_buf_puts(&b, "' was not found");
+			return unsupported_msg(what, "report this to the peaktrace developers");
+		}
+	}
+	rt.runtime = found[0];
+	rt.code_type = found[1];
+	rt.unicode_type = found[2];
+	rt.frame_type = found[3];
+	rt.none = found[4];
+	rt.tstate_interp = (void *(*)(void *))found[5];
+	rt.addr2line = (int (*)(void *, int))found[6];
+	/* Py_IsFinalizing is public from 3.13; _Py_IsFinalizing before */
+	void *fin = sym(v.major == 3 && v.minor >= 13 ? "Py_IsFinalizing" : "_Py_IsFinalizing");
+	if (fin == NULL)
+		fin = sym(v.major == 3 && v.minor >= 13 ? "_Py_IsFinalizing" : "Py_IsFinalizing");
+	if (fin == NULL)
+		return unsupported_msg(" is running but neither Py_IsFinalizing nor"
+				       " _Py_IsFinalizing was found",
+				       "report this to the peaktrace developers");
+	rt.is_finalizing = (int (*)(void))fin;
+
+	char detail[192];
+	struct pt_buf b;
+	pt_buf_init(&b, detail, sizeof detail);
+	int rc = flags & PT_PY_TEST_NO_PROBE_CHECKS ? 0 : rd->check_probe(&rt, &b);
+	if (rc == PT_PY_CHECK_BUILD) {
+		char what[224];
+		struct pt_buf w;
+		pt_buf_init(&w, what, sizeof what);
+		pt_buf_puts(&w, " is running but ");
+		pt_buf_puts(&w, detail);
+		return unsupported_msg(what, "run the job on a default (GIL, release) build of"
+				       " python");
+	}
+	if (rc < 0) {
+		PT_MARK(py_probe_layout_mismatch);
+		return unsupported_layout(rd, detail);
+	}
+
+	g_rt = rt;
+	g_reader = rd;
+	atomic_store_explicit(&g_checked, 0, memory_order_relaxed);
+	atomic_store_explicit(&g_ws, WS_ON, memory_order_release);
+	return PT_PY_OK;
+}
+
+static int probe(const char *fake_version, const char *force_reader, unsigned flags,
+		 bool reset, const char **why)
+{
+	int idle = 0;
+	if (why != NULL)
+		*why = "";
+	if (!atomic_compare_exchange_strong(&g_probing, &idle, 1))
+		return PT_PY_NONE;
+	if (reset) {
+		atomic_store(&g_ws, WS_OFF);
+		atomic_store(&g_status, PT_PY_NONE);
+		g_reader = NULL;
+		g_version[0] = '\0';
+		g_why[0] = '\0';
+		g_disable[0] = '\0';
+		pt_py_names_flush();
+	}
+	int st = atomic_load(&g_status);
+	if (st == PT_PY_NONE) {
+		st = probe_locked(fake_version, force_reader, flags);
+		atomic_store(&g_status, st);
+	}
+	if (why != NULL && st == PT_PY_UNSUPPORTED)
+		*why = g_why;
+	atomic_store(&g_probing, 0);
+	return st;
+}
+
+int pt_py_probe(const char **why)
+{
+	return probe(NULL, NULL, 0, false, why);
+}
+
+int pt_py_probe_for_tests(const char *fake_version, const char *force_reader,
+			  unsigned flags, const char **why)
+{
+	return probe(fake_version, force_reader, flags, true, why);
+}
