@@ -32,6 +32,7 @@
 #include "contracts/contracts.h"
 #include "contracts/covmarks.h"
 #include "core/guard.h"
+#include "core/pyglue.h"
 #include "peaktrace/fp.h"
 
 #include "contracts/banned.h"
@@ -179,6 +180,8 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 		if (weight == 0)
 			weight = 1;
 	}
+	if (__builtin_expect(pt_pyalloc_pending(), 0) && pt_pyglue_active())
+		pt_pyalloc_try_install();
 	struct sample_ctx c = { 0 };
 	if (pt_guard_run(capture_guarded, &c) == PT_GUARD_FAULTED) {
 		PT_MARK(sample_capture_faulted);
@@ -223,10 +226,15 @@ static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t f
 void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 {
 	int saved = errno;
-	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
+	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)) {
 		tls_init(t);
-	if (t->delta > PT_BATCH_BYTES || pt_g.cfg.mode == PT_MODE_EXACT)
-		flush_delta(t);
+		/* this allocation counts against the fresh countdown too (the
+		 * first allocation of a fork child must have its chance) */
+		t->countdown -= (int64_t)req;
+	}
+	/* Sample first, flush after: a peak this allocation makes must be
+	 * recorded after its event in the stream, or the peak's live set
+	 * would miss the very block that made it. */
 	if (t->countdown <= 0) {
 		if (!pt_started()) {
 			t->countdown = INT64_MAX / 2; /* nothing is sampled before start */
@@ -241,6 +249,8 @@ void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 			t->busy--;
 		}
 	}
+	if (t->delta > PT_BATCH_BYTES || pt_g.cfg.mode == PT_MODE_EXACT)
+		flush_delta(t);
 	errno = saved;
 }
 
@@ -279,11 +289,14 @@ void pt_hook_mmap(void *p, size_t len)
 	 * mapped before we started (or by libc internally) changes nothing. */
 	if (len == 0 || pt_live_insert(&pt_g.maps, (uintptr_t)p, len) < 0)
 		return;
+	if (t->pyarena)
+		PT_MARK(python_arena_not_sampled); /* its objects are sampled one by one */
+	else
+		maybe_sample(t, p, len, PT_EVF_MMAP);
 	int64_t mapped = atomic_fetch_add_explicit(&pt_g.mapped, (int64_t)len,
 						   memory_order_relaxed) + (int64_t)len;
 	flush_delta(t);
 	note_peak(atomic_load_explicit(&pt_g.heap, memory_order_relaxed) + mapped);
-	maybe_sample(t, p, len, PT_EVF_MMAP);
 }
 
 void pt_hook_munmap(void *p, size_t len)

@@ -240,7 +240,9 @@ void pt_runtime_start(void)
 		return;
 	}
 	if (map_tables() < 0) {
-		env_error("cannot map the runtime's tables: out of memory");
+		/* not a misconfiguration: the machine is short of memory, and
+		 * the job must not pay for it (do no harm) */
+		pt_ks_trip("cannot map the runtime's tables: out of memory");
 		return;
 	}
 	pt_stack_init();
@@ -310,6 +312,7 @@ void pt_runtime_finish(const char *why)
 	int expected = 2;
 	if (!atomic_compare_exchange_strong(&pt_g.phase, &expected, 3))
 		return;
+	pt_flush_delta(); /* the exiting thread's pending bytes count too */
 	pt_writer_stop(true);
 	pt_covmarks_dump_env();
 }

@@ -58,6 +58,8 @@ struct pt_tls {
 	int busy;              /* reentrancy depth: >0 means no sampling */
 	uint64_t rng;          /* xorshift state */
 	uint32_t tid;          /* kernel thread id */
+	int pyarena;           /* >0 inside pymalloc's arena allocator: its mmaps
+				  are counted but not sampled (pyalloc.c) */
 };
 
 extern __thread struct pt_tls pt_tls PT_TLS_IE;
@@ -101,6 +103,18 @@ static inline bool pt_started(void)
 }
 
 uint64_t pt_now_ns(void);
+
+/* pyalloc.c: wraps CPython's MEM/OBJ allocators once it can (GIL held,
+ * interpreter initialised); called from the sampled path while pending. */
+void pt_pyalloc_try_install(void);
+bool pt_pyalloc_pending(void);
+
+/* guard.h's pt_ks_active, for headers that cannot include guard.h */
+extern atomic_int pt_ks_state;
+static inline bool pt_ks_active_inline(void)
+{
+	return atomic_load_explicit(&pt_ks_state, memory_order_relaxed) == 0;
+}
 
 /* Set by the start-up check when glibc's chunk header gives the usable size
  * of every kind of block exactly as malloc_usable_size does. */

@@ -74,6 +74,8 @@ static struct {
 	uint32_t nmodules;
 	char tripped[256];
 	atomic_int trip_pending;
+	int saw_alloc;              /* an ALLOC record was written */
+	int file_failed;            /* creating the file failed (switch tripped) */
 } W = { .fd = -1 };
 
 static size_t bitmap_bytes(const struct pt_intern *t)
@@ -139,10 +141,29 @@ static int write_all(const void *p1, size_t n1, const void *p2, size_t n2)
 	return 0;
 }
 
-static void chunk_flush(void)
+static int create_file(void);
+
+/* The trace file is created lazily: when the first sampled allocation is
+ * about to be written, when a chunk is full, once the process has run
+ * LAZY_OPEN_NS, or at exit. So every profiled process that exits leaves
+ * its trace, but an image that execs another program before sampling
+ * anything (a wrapper script, pyenv's shims) leaves none: the program it
+ * execs writes the trace under the same pid. */
+#define LAZY_OPEN_NS (2000ull * 1000000ull)
+enum flush_why { FLUSH_DUE, FLUSH_FULL, FLUSH_FINAL };
+
+static void chunk_flush_why(enum flush_why why)
 {
 	if (W.enc.len == 0 || !W.buf)
 		return;
+	if (W.fd < 0 && !W.file_failed) {
+		bool want = W.saw_alloc || why != FLUSH_DUE ||
+			    pt_now_ns() - pt_g.start_mono_ns >= LAZY_OPEN_NS;
+		if (!want)
+			return; /* keep buffering */
+		if (create_file() < 0)
+			W.file_failed = 1;
+	}
 	if (W.fd >= 0) {
 		uint8_t hdr[PT_FMT_CHUNK_HEADER_LEN];
 		pt_chunk_seal(hdr, W.enc.p, W.enc.len, W.seq);
@@ -154,6 +175,11 @@ static void chunk_flush(void)
 			W.seq++;
 	}
 	pt_enc_init(&W.enc, W.buf, CHUNK_CAP);
+}
+
+static void chunk_flush(void)
+{
+	chunk_flush_why(FLUSH_FULL);
 }
 
 /* Runs an encoder call; when the chunk is full, seals it and retries once in
@@ -387,6 +413,7 @@ static void handle(const struct pt_event *ev, size_t pos)
 	maybe_emit_peak(pos);
 	switch (ev->kind) {
 	case PT_EV_ALLOC:
+		W.saw_alloc = 1;
 		emit_thread(ev->tid);
 		emit_stack(ev->stack);
 		EMIT(pt_enc_alloc(&W.enc, ev->tid, ev->addr, ev->size, ev->weight, ev->stack));
@@ -476,7 +503,7 @@ static void final_flush(void)
 		.total_alloc_bytes = atomic_load(&pt_g.total_alloc_bytes),
 	};
 	EMIT(pt_enc_end(&W.enc, &end));
-	chunk_flush();
+	chunk_flush_why(FLUSH_FINAL);
 }
 
 static void *writer_main(void *arg)
@@ -499,15 +526,15 @@ static void *writer_main(void *arg)
 		emit_trip_if_any();
 		if (now - W.last_flush >= FLUSH_NS) {
 			emit_drops();
-			chunk_flush();
+			chunk_flush_why(FLUSH_DUE);
 			W.last_flush = now;
 		}
-		if (W.fd < 0 && !pt_ks_active())
+		if (W.file_failed && !pt_ks_active())
 			break; /* write failed: the switch is tripped, nothing more to do */
 		if (n == 0)
 			sleep_ns(exact ? 500000 : 5000000);
 	}
-	if (W.fd >= 0)
+	if (!W.file_failed)
 		final_flush();
 	atomic_store_explicit(&W.done, 1, memory_order_release);
 	return NULL;
@@ -515,18 +542,47 @@ static void *writer_main(void *arg)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-static int open_trace(char *err, size_t errlen)
+/* At start-up: the output directory exists (or is created) and is
+ * writable, so a misconfiguration stops the job at once (fail fast), not
+ * at its first sample. */
+static int check_dir(char *err, size_t errlen)
 {
 	struct pt_buf b;
 	const char *dir = pt_g.cfg.out_dir[0] ? pt_g.cfg.out_dir : ".";
+	pt_buf_init(&b, err, errlen);
 	if (PT_FAIL(writer_open)) {
-		pt_buf_init(&b, err, errlen);
-		pt_buf_puts(&b, "cannot create trace in '");
+		pt_buf_puts(&b, "cannot create traces in '");
 		pt_buf_puts(&b, dir);
 		pt_buf_puts(&b, "': failpoint writer_open");
 		return -EIO;
 	}
-	mkdir(dir, 0755); /* PEAKTRACE_OUT may name a directory to create */
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		int e = errno;
+		pt_buf_puts(&b, "cannot create output directory '");
+		pt_buf_puts(&b, dir);
+		pt_buf_puts(&b, "': ");
+		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
+		return -e;
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		int e = errno;
+		pt_buf_puts(&b, "cannot write traces to '");
+		pt_buf_puts(&b, dir);
+		pt_buf_puts(&b, "': ");
+		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
+		return -e;
+	}
+	return 0;
+}
+
+/* Creates DIR/peaktrace-PID.ptrace (never overwriting: an existing name,
+ * e.g. from the image before an exec, gets .1, .2, ...) and writes the
+ * file header. On failure trips the kill-switch with the reason. Writer
+ * thread only (or a fork child's first sample, before its writer runs). */
+static int create_file(void)
+{
+	struct pt_buf b;
+	const char *dir = pt_g.cfg.out_dir[0] ? pt_g.cfg.out_dir : ".";
 	int fd = -1, e = 0;
 	for (unsigned n = 0; n < 1000 && fd < 0; n++) {
 		pt_buf_init(&b, W.path, sizeof W.path);
@@ -544,20 +600,20 @@ static int open_trace(char *err, size_t errlen)
 			break;
 	}
 	if (fd < 0) {
-		pt_buf_init(&b, err, errlen);
-		pt_buf_puts(&b, "cannot create trace '");
-		pt_buf_puts(&b, W.path);
-		pt_buf_puts(&b, "': ");
-		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
+		write_fail("create", e);
 		return -e;
 	}
 	W.fd = fd;
 	uint8_t fh[PT_FMT_FILE_HEADER_LEN];
 	pt_enc_file_header(fh);
-	if (write_all(fh, sizeof fh, NULL, 0) < 0) {
-		write_fail("write", errno);
-		return -EIO;
+	int rc = write_all(fh, sizeof fh, NULL, 0);
+	if (rc < 0) {
+		/* a file without even its header is no trace: do not leave it */
+		unlink(W.path);
+		write_fail("write", -rc);
+		return rc;
 	}
+	PT_MARK(writer_file_created);
 	return 0;
 }
 
@@ -588,13 +644,14 @@ int pt_writer_open(char *err, size_t errlen)
 		pt_buf_puts(&b, "cannot map the writer's buffers: out of memory");
 		return -ENOMEM;
 	}
-	int rc = open_trace(err, errlen);
+	int rc = check_dir(err, errlen);
 	if (rc < 0)
 		return rc;
+	W.saw_alloc = 0;
+	W.file_failed = 0;
 	write_header();
 	emit_modules(true);
 	W.last_modules = W.last_tick = W.last_flush = pt_now_ns();
-	chunk_flush(); /* the header is on disk from the start */
 	return 0;
 }
 
@@ -643,6 +700,8 @@ void pt_writer_reset_child(void)
 	W.peak_emitted = W.peak_bytes = W.peak_pos = W.peak_t = 0;
 	W.peak_seq_seen = 0;
 	W.last_drops = 0;
+	W.saw_alloc = 0;
+	W.file_failed = 0;
 	atomic_store(&W.trip_pending, 0);
 	atomic_store(&W.child_claim, 0);
 	atomic_store(&pt_writer_running, 0);

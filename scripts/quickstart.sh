@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The quick start: installs what is missing, builds the release preset, and
+# profiles the bundled example job into a report folder.
+#
+#   scripts/quickstart.sh              profiles examples/job.py (Python)
+#   scripts/quickstart.sh native       profiles examples/native_job.c
+#
+# The report lands in ./peaktrace-out/peaktrace-PID/index.html; the last
+# line printed names it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/install-deps.sh
+scripts/build.sh release
+pt=$root/build/release/cli/peaktrace
+out=$root/peaktrace-out
+mkdir -p "$out"
+if [[ "${1:-python}" == "native" ]]; then
+  cc -O1 -g -o "$out/native_job" examples/native_job.c
+  "$pt" run --out "$out" -- "$out/native_job"
+else
+  "$pt" run --out "$out" -- python3 examples/job.py
+fi
+echo "quickstart: traces and reports are in $out (open the index.html named above)"
