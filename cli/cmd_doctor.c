@@ -47,15 +47,31 @@ int pt_cmd_doctor(int argc, char **argv)
 	char exe[PATH_MAX] = "";
 	if (python) {
 		/* a launcher (pyenv's shim, a venv script) may stand in front of
-		 * the interpreter: ask it for the real executable first */
-		char cmd[PATH_MAX + 64];
-		snprintf(cmd, sizeof cmd,
-			 "'%s' -c 'import sys; print(sys.executable)' 2>/dev/null", python);
-		FILE *p = popen(cmd, "r");
-		if (p) {
-			if (fgets(exe, sizeof exe, p))
-				exe[strcspn(exe, "\n")] = '\0';
-			pclose(p);
+		 * the interpreter: ask it for the real executable first (no
+		 * shell: the name is passed to exec as it is) */
+		int fds[2];
+		if (pipe(fds) == 0) {
+			pid_t q = fork();
+			if (q == 0) {
+				dup2(fds[1], 1);
+				close(fds[0]);
+				close(fds[1]);
+				execlp(python, python, "-c", "import sys; print(sys.executable)",
+				       (char *)NULL);
+				_exit(127);
+			}
+			close(fds[1]);
+			size_t got = 0;
+			ssize_t r;
+			while (q > 0 && got < sizeof exe - 1 &&
+			       (r = read(fds[0], exe + got, sizeof exe - 1 - got)) > 0)
+				got += (size_t)r;
+			exe[got] = '\0';
+			exe[strcspn(exe, "\n")] = '\0';
+			close(fds[0]);
+			int qst;
+			if (q > 0)
+				waitpid(q, &qst, 0);
 		}
 		if (!exe[0]) {
 			fprintf(stderr, "peaktrace: cannot run '%s' as a python interpreter\n", python);

@@ -254,7 +254,7 @@ int pt_cmd_run(int argc, char **argv)
 	}
 	if (i >= argc)
 		return pt_cli_usage_error("run", "no command to run");
-	if (mode && strcmp(mode, "sampled") && strcmp(mode, "exact"))
+	if (mode && strcmp(mode, "sampled") != 0 && strcmp(mode, "exact") != 0)
 		return pt_cli_usage_error("run", "bad --mode '%s' (sampled or exact)", mode);
 	if (sample && !valid_bytes(sample))
 		return pt_cli_usage_error("run", "bad --sample-bytes '%s' (a byte count, e.g. 65536 or 512k)",

@@ -208,7 +208,7 @@ static size_t to_utf8(const struct pt_pystr *s, char *buf, size_t cap)
 	for (size_t i = 0; i < s->len; i++)
 		total += utf8_width(scalar(char_at(s, i)));
 	if (total > cap) {
-		memcpy(buf, "...", 3);
+		memcpy(buf, "...", 3); /* NOLINT(bugprone-not-null-terminated-result): a prefix */
 		o = 3;
 		while (start < s->len && total > cap - 3)
 			total -= utf8_width(scalar(char_at(s, start++)));

@@ -495,7 +495,6 @@ static int parse_entry(struct fp_parser *p)
 		if (peek(p) != '-' || p->spec[p->pos + 1] != '>')
 			break;
 		p->pos += 2;
-		plain_off = false;
 	}
 	if (plain_off) {
 		/* "NAME=off": disarm rather than arm a term that never acts. */

@@ -4,6 +4,8 @@
  */
 #include "peaktrace/fp.h"
 
+#include "contracts/banned.h"
+
 struct pt_fp_site pt_fp_sites[PT_FP_ID__COUNT] = {
 #define PT_FP_DEF(id, where, desc) PT_FP_SITE_INIT(#id, desc),
 #include "peaktrace/failpoints.def"

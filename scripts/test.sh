@@ -8,6 +8,8 @@
 #   scripts/test.sh e2e        end-to-end tests only (both builds)
 #   scripts/test.sh python     Python end-to-end tests only (both builds)
 #   scripts/test.sh static     static checks only (ci/static.sh)
+#   scripts/test.sh robustness ASan/UBSan unit tests, valgrind on the reporter,
+#                              a 30 s decoder fuzz run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -27,10 +29,14 @@ case "$tier" in
   e2e)    run_ctest debug e2e;    run_ctest release e2e ;;
   python) run_ctest debug python; run_ctest release python ;;
   static) ci/static.sh ;;
+  robustness) ci/sanitizers.sh; ci/valgrind.sh; ci/fuzz-smoke.sh ;;
   all)
     run_ctest debug ""
     run_ctest release ""
     ci/static.sh
+    ci/sanitizers.sh
+    ci/valgrind.sh
+    ci/fuzz-smoke.sh
     ;;
-  *) echo "test.sh: unknown tier '$tier' (all, unit, e2e, python, static)" >&2; exit 1 ;;
+  *) echo "test.sh: unknown tier '$tier' (all, unit, e2e, python, static, robustness)" >&2; exit 1 ;;
 esac

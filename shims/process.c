@@ -39,7 +39,9 @@ static void doctor(void)
 		static const char none[] = "ok    no python interpreter in this process\n";
 		pt_write_all(2, none, sizeof none - 1);
 	}
-	pt_real.exit_ ? pt_real.exit_(rc < 0 ? 1 : 0) : _exit(rc < 0 ? 1 : 0);
+	if (pt_real.exit_)
+		pt_real.exit_(rc < 0 ? 1 : 0);
+	_exit(rc < 0 ? 1 : 0);
 }
 
 __attribute__((constructor)) static void pt_ctor(void)
@@ -68,6 +70,7 @@ PT_EXPORT void _exit(int status)
 	if (!pt_real.exit_)
 		pt_shim_resolve();
 	pt_real.exit_(status);
+	__builtin_unreachable();
 }
 
 PT_EXPORT void _Exit(int status)
@@ -83,4 +86,5 @@ PT_EXPORT void abort(void)
 	if (!pt_real.abort_)
 		pt_shim_resolve();
 	pt_real.abort_();
+	__builtin_unreachable();
 }

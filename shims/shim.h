@@ -24,9 +24,9 @@ struct pt_real {
 	void *(*mmap)(void *, size_t, int, int, int, off_t);
 	int (*munmap)(void *, size_t);
 	void *(*mremap)(void *, size_t, size_t, int, ...);
-	void (*exit_)(int) __attribute__((noreturn));
-	void (*Exit_)(int) __attribute__((noreturn));
-	void (*abort_)(void) __attribute__((noreturn));
+	void (*exit_)(int);   /* noreturn; the callers say so */
+	void (*Exit_)(int);
+	void (*abort_)(void);
 };
 
 extern struct pt_real pt_real;
