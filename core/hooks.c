@@ -22,7 +22,6 @@
 #include "core/runtime.h"
 
 #include <errno.h>
-#include <math.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -33,6 +32,7 @@
 #include "contracts/covmarks.h"
 #include "core/guard.h"
 #include "core/pyglue.h"
+#include "core/sampler.h"
 #include "peaktrace/fp.h"
 
 #include "contracts/banned.h"
@@ -47,31 +47,12 @@ uint64_t pt_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64* */
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-/* Exponential draw with mean S, in bytes, at least 1. */
+/* Exponential draw with mean S (sampler.h); 0 in exact mode. */
 static int64_t next_countdown(struct pt_tls *t)
 {
 	if (pt_g.cfg.mode == PT_MODE_EXACT)
 		return 0;
-	double s = (double)pt_g.cfg.sample_bytes;
-	/* u in (0, 1]: 53 random bits */
-	double u = (double)((rng_next(&t->rng) >> 11) + 1) * (1.0 / 9007199254740992.0);
-	double d = -log(u) * s;
-	if (d < 1.0)
-		d = 1.0;
-	if (d > 9.0e18)
-		d = 9.0e18;
-	return (int64_t)d;
+	return pt_sampler_draw(&t->rng, pt_g.cfg.sample_bytes);
 }
 
 static void tls_init(struct pt_tls *t)
@@ -169,17 +150,9 @@ static void push_or_drop(const struct pt_event *ev, bool must)
 
 static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 {
-	uint64_t weight;
-	if (pt_g.cfg.mode == PT_MODE_EXACT) {
-		weight = req;
-	} else {
-		double s = (double)pt_g.cfg.sample_bytes;
-		double prob = -expm1(-(double)req / s);
-		double w = prob > 0 ? (double)req / prob : s;
-		weight = w >= 1.8e19 ? UINT64_MAX : (uint64_t)(w + 0.5);
-		if (weight == 0)
-			weight = 1;
-	}
+	uint64_t weight = pt_g.cfg.mode == PT_MODE_EXACT
+				  ? req
+				  : pt_sampler_weight(req, pt_g.cfg.sample_bytes);
 	if (__builtin_expect(pt_pyalloc_pending(), 0) && pt_pyglue_active())
 		pt_pyalloc_try_install();
 	struct sample_ctx c = { 0 };
@@ -226,6 +199,8 @@ static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t f
 void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 {
 	int saved = errno;
+	if (t->busy)
+		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
 	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)) {
 		tls_init(t);
 		/* this allocation counts against the fresh countdown too (the
@@ -239,8 +214,7 @@ void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 		if (!pt_started()) {
 			t->countdown = INT64_MAX / 2; /* nothing is sampled before start */
 		} else if (t->busy) {
-			PT_MARK(shim_reentry_passthrough); /* nor from inside the runtime */
-			t->countdown = next_countdown(t);
+			t->countdown = next_countdown(t); /* nor from inside the runtime */
 		} else {
 			t->countdown = next_countdown(t);
 			PT_MARK(sampled);

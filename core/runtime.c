@@ -16,6 +16,8 @@
  *   PEAKTRACE_FAILPOINTS    failpoint spec (docs/FAILPOINTS.md)
  *   PEAKTRACE_ON_ENV_ERROR  exit (default) | disable
  *   PEAKTRACE_FOLLOW_FORK   1 (default): fork children write their own trace
+ *   PEAKTRACE_FOLLOW_EXEC   1 (default): programs this one execs inherit the
+ *                           preload; 0 removes libpeaktrace from LD_PRELOAD
  *   PEAKTRACE_PYTHON        1 (default): read Python frames
  *   PEAKTRACE_MAX_LIVE_LOG2 live table size, log2 (default 20 sampled, 22 exact)
  *   PEAKTRACE_COVMARKS_OUT  debug builds: file the coverage marks go to at exit
@@ -145,6 +147,12 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 		bad_env(msg, cap, "PEAKTRACE_FOLLOW_FORK", v, "0 or 1");
 		return -EINVAL;
 	}
+	v = getenv("PEAKTRACE_FOLLOW_EXEC");
+	c->follow_exec = parse_bool(v, true, &ok);
+	if (!ok) {
+		bad_env(msg, cap, "PEAKTRACE_FOLLOW_EXEC", v, "0 or 1");
+		return -EINVAL;
+	}
 	v = getenv("PEAKTRACE_PYTHON");
 	c->python = parse_bool(v, true, &ok);
 	if (!ok) {
@@ -169,6 +177,41 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 	}
 	memcpy(c->out_dir, dir, strlen(dir) + 1);
 	return 0;
+}
+
+/* PEAKTRACE_FOLLOW_EXEC=0: removes every libpeaktrace entry from this
+ * process's LD_PRELOAD, in place (the new value is never longer, so the
+ * environment string is rewritten without allocating), so the programs it
+ * execs run unprofiled. */
+static void stop_following_exec(void)
+{
+	char *v = getenv("LD_PRELOAD");
+	if (!v)
+		return;
+	char *out = v;
+	const char *p = v;
+	while (*p) {
+		while (*p == ':' || *p == ' ')
+			p++;
+		const char *start = p;
+		while (*p && *p != ':' && *p != ' ')
+			p++;
+		size_t len = (size_t)(p - start);
+		if (len == 0)
+			break;
+		bool ours = false;
+		for (const char *q = start; q + 12 <= p; q++)
+			if (!memcmp(q, "libpeaktrace", 12))
+				ours = true;
+		if (ours)
+			continue;
+		if (out != v)
+			*out++ = ':';
+		memmove(out, start, len);
+		out += len;
+	}
+	*out = '\0';
+	PT_MARK(follow_exec_off);
 }
 
 static void disable_quietly(void)
@@ -228,6 +271,8 @@ void pt_runtime_start(void)
 		env_error(msg);
 		return;
 	}
+	if (!pt_g.cfg.follow_exec)
+		stop_following_exec();
 	/* a bad spec is reported there and arms nothing; the program runs on */
 	(void)pt_fp_configure_env(&pt_fp_table);
 	if (pt_guard_install() < 0) {

@@ -44,6 +44,7 @@ struct pt_config {
 	unsigned stack_depth;       /* native frames kept, 1..PT_MAX_STACK_DEPTH */
 	bool on_env_error_disable;  /* PEAKTRACE_ON_ENV_ERROR=disable */
 	bool follow_fork;           /* children of fork() write their own trace */
+	bool follow_exec;           /* exec'd programs inherit the preload */
 	bool python;                /* read Python frames when an interpreter runs */
 	unsigned live_log2;         /* live table slots, log2 */
 	char out_dir[1024];

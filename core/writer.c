@@ -490,6 +490,7 @@ static void final_flush(void)
 		sleep_ns(1000000);
 	}
 	pt_flush_delta();
+	emit_modules(false); /* modules loaded since the last 500 ms scan */
 	uint64_t now = pt_now_ns();
 	emit_tick(now);
 	read_peak();

@@ -280,11 +280,31 @@ def covmarks_paths(c):
     mfile = os.path.join(c.tmp, "marks")
     same_as_unprofiled(c, [c.prog("threads")], {"PEAKTRACE_COVMARKS_OUT": mfile})
     m = marks(mfile)
-    for name in ("shim_bootstrap_resolve", "runtime_started", "sampled", "free_of_sampled"):
+    for name in ("shim_bootstrap_resolve", "runtime_started", "sampled", "free_of_sampled",
+                 "shim_reentry_passthrough"):
         check(m.get(name, 0) > 0, f"mark {name} not hit: {sorted(m)}")
     mfile2 = os.path.join(c.tmp, "marks2")
     same_as_unprofiled(c, [c.prog("forker"), "5"], {"PEAKTRACE_COVMARKS_OUT": mfile2})
     check(marks(mfile2).get("fork_child_reset", 0) >= 5, "fork child reset mark")
+
+
+@case
+def follow_exec(c):
+    """exec'd programs write their own trace; PEAKTRACE_FOLLOW_EXEC=0 stops that."""
+    sh = "/bin/sh"
+    argv = [sh, "-c", f"{c.prog('known')} >/dev/null; exec {c.prog('echoer')} 4"]
+    base = c.run(argv)
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": "exact"})
+    check(rc == base[0] == 4 and so == base[1], f"status/output: {rc} {so!r}")
+    exes = set()
+    for t in traces:
+        recs, _ = c.decode(t)
+        exes.add(os.path.basename(recs[0]["exe"]))
+    check({"e2e_known", "e2e_echoer"} <= exes, f"traces of the exec'd programs expected: {exes}")
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": "exact", "PEAKTRACE_FOLLOW_EXEC": "0"})
+    check(rc == 4 and so == base[1], "status/output with FOLLOW_EXEC=0")
+    exes = {os.path.basename(c.decode(t)[0][0]["exe"]) for t in traces}
+    check("e2e_known" not in exes and "e2e_echoer" not in exes, f"children not profiled: {exes}")
 
 
 @case
