@@ -33,6 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "contracts/arith.h"
 #include "report/decoder.h"
@@ -1090,11 +1093,25 @@ int pt_model_build(struct pt_dec *d, const struct pt_model_opts *opts,
 	tr_init(&b, &b.total);
 	mi->pub.python_version = mi->pub.cmdline = mi->pub.exe = "";
 
+	/* Progress for long decodes, on a terminal only (never in pipes or
+	 * logs): a line rewritten in place about twice a second. */
+	int progress = opts && opts->progress_total >= (64u << 20) && isatty(2);
+	time_t last = time(NULL);
+	uint64_t nrec = 0;
 	while ((rc = pt_dec_next(d, &r)) == 1) {
 		rc = on_record(&b, &r);
 		if (rc)
 			break;
+		if (progress && (++nrec & 0xffff) == 0 && time(NULL) != last) {
+			struct pt_dec_stats st;
+			pt_dec_stats(d, &st);
+			last = time(NULL);
+			fprintf(stderr, "\rpeaktrace: reading the trace: %3.0f%%",
+				100.0 * (double)st.file_bytes / (double)opts->progress_total);
+		}
 	}
+	if (progress)
+		fputs("\r\033[K", stderr);
 	if (rc < 0 && rc != -ENOMEM) {
 		/* a read error: what was read still makes a model */
 		rc = note(&b, "stopped reading the trace: %s", pt_dec_error(d));
@@ -1122,7 +1139,13 @@ int pt_model_load_opts(const char *path, const struct pt_model_opts *opts,
 	rc = pt_dec_open(&d, path, err, errlen);
 	if (rc)
 		return rc;
-	rc = pt_model_build(d, opts, out, err, errlen);
+	struct pt_model_opts o = { 0 };
+	if (opts)
+		o = *opts;
+	struct stat st;
+	if (!o.progress_total && stat(path, &st) == 0)
+		o.progress_total = (uint64_t)st.st_size;
+	rc = pt_model_build(d, &o, out, err, errlen);
 	pt_dec_close(d);
 	return rc;
 }

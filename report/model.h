@@ -208,6 +208,9 @@ struct pt_model {
 struct pt_model_opts {
 	int no_symbolize;          /* 1: native frames as module+0xOFF / 0xADDR
 				      (fuzzers, tests); 0: read the ELF files */
+	uint64_t progress_total;   /* file size in bytes: with stderr a terminal
+				      and at least 64 MiB, progress is shown on
+				      stderr while reading; 0: none */
 };
 
 /* Loads the trace at path. Returns 0, or a negative errno with one line in
