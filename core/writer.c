@@ -74,6 +74,8 @@ static struct {
 	uint32_t nmodules;
 	char tripped[256];
 	atomic_int trip_pending;
+	dev_t dev;                  /* identity of the trace file, checked */
+	ino_t ino;                  /*   before every chunk write */
 	int saw_alloc;              /* an ALLOC record was written */
 	int file_failed;            /* creating the file failed (switch tripped) */
 } W = { .fd = -1 };
@@ -143,6 +145,12 @@ static int write_all(const void *p1, size_t n1, const void *p2, size_t n2)
 
 static int create_file(void);
 
+static bool still_our_file(void)
+{
+	struct stat st;
+	return fstat(W.fd, &st) == 0 && st.st_dev == W.dev && st.st_ino == W.ino;
+}
+
 /* The trace file is created lazily: when the first sampled allocation is
  * about to be written, when a chunk is full, once the process has run
  * LAZY_OPEN_NS, or at exit. So every profiled process that exits leaves
@@ -163,6 +171,15 @@ static void chunk_flush_why(enum flush_why why)
 			return; /* keep buffering */
 		if (create_file() < 0)
 			W.file_failed = 1;
+	}
+	if (W.fd >= 0 && !still_our_file()) {
+		/* The program closed our descriptor (daemons close every fd)
+		 * and the number may now be one of its own files: never write
+		 * to it again. */
+		PT_MARK(writer_fd_taken);
+		W.fd = -1;
+		W.file_failed = 1;
+		pt_ks_trip("the trace file's descriptor was closed by the program");
 	}
 	if (W.fd >= 0) {
 		uint8_t hdr[PT_FMT_CHUNK_HEADER_LEN];
@@ -605,6 +622,11 @@ static int create_file(void)
 		return -e;
 	}
 	W.fd = fd;
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		W.dev = st.st_dev;
+		W.ino = st.st_ino;
+	}
 	uint8_t fh[PT_FMT_FILE_HEADER_LEN];
 	pt_enc_file_header(fh);
 	int rc = write_all(fh, sizeof fh, NULL, 0);

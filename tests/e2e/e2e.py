@@ -308,6 +308,21 @@ def follow_exec(c):
 
 
 @case
+def closed_descriptor(c):
+    """A program that closes every descriptor and reuses the numbers: the
+    profiler must never write into the program's own file."""
+    out = os.path.join(c.tmp, "closer.out")
+    argv = [c.prog("closer"), out]
+    base = c.run(argv)
+    check(base[0] == 0 and base[1] == b"closer: 3200 bytes\n", f"unprofiled run: {base}")
+    rc, so, se, traces, _ = c.profile(argv)
+    check(rc == 0 and so == base[1], f"the program's file was written to by the profiler: {so!r}")
+    check(b"profiling disabled" in se, f"the trip is reported: {se!r}")
+    for t in traces:
+        c.decode(t)
+
+
+@case
 def chaos(c):
     """Every runtime failpoint armed in turn: the program's output and exit
     status are unchanged, and the trace is valid or clearly marked."""
