@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "report/escape.h"
 #include "report/decoder.h"
 
 static void help(void)
@@ -40,100 +41,10 @@ static void help(void)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p[0..n), or 0 when invalid
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-static void json_str(FILE *f, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	putc('"', f);
-	while (i < n) {
-		unsigned char c = p[i];
-		switch (c) {
-		case '"':
-			fputs("\\\"", f);
-			i++;
-			continue;
-		case '\\':
-			fputs("\\\\", f);
-			i++;
-			continue;
-		case '\n':
-			fputs("\\n", f);
-			i++;
-			continue;
-		case '\r':
-			fputs("\\r", f);
-			i++;
-			continue;
-		case '\t':
-			fputs("\\t", f);
-			i++;
-			continue;
-		case '\b':
-			fputs("\\b", f);
-			i++;
-			continue;
-		case '\f':
-			fputs("\\f", f);
-			i++;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			i++;
-			continue;
-		}
-		size_t l = utf8_len(p + i, n - i);
-		if (l == 0) {
-			fputs("\xef\xbf\xbd", f); /* U+FFFD */
-			i++;
-			continue;
-		}
-		fwrite(p + i, 1, l, f);
-		i += l;
-	}
-	putc('"', f);
-}
-
 static void kstr(FILE *f, const char *k, struct pt_str s)
 {
 	fprintf(f, ",\"%s\":", k);
-	json_str(f, s.p, s.len);
+	pt_esc_json_n(f, s.p, s.len);
 }
 
 static void ku(FILE *f, const char *k, uint64_t v)

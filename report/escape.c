@@ -100,7 +100,11 @@ char *pt_utf8_sanitize(const char *s)
 
 void pt_esc_json(FILE *out, const char *s)
 {
-	size_t n = strlen(s);
+	pt_esc_json_n(out, s, strlen(s));
+}
+
+void pt_esc_json_n(FILE *out, const char *s, size_t n)
+{
 	uint32_t cp;
 
 	putc('"', out);

@@ -39,6 +39,8 @@ char *pt_utf8_sanitize(const char *s);
 
 /* Writes s as a JSON string literal, quotes included. */
 void pt_esc_json(FILE *out, const char *s);
+/* The same for s[0..n), which may hold NUL bytes (written as \u0000). */
+void pt_esc_json_n(FILE *out, const char *s, size_t n);
 
 /* Writes s escaped for XML/HTML text or a quoted attribute value; at most
  * max code points (SIZE_MAX: all). */

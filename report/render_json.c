@@ -14,78 +14,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "report/escape.h"
 #include "report/render.h"
-
-/* Length of the valid UTF-8 sequence at p (NUL-terminated), or 0 when
- * invalid: overlong forms, surrogates, past U+10FFFF, cut short. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
 
 void pt_json_put_str(FILE *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	putc('"', out);
-	while (*p) {
-		unsigned char c = *p;
-		size_t n;
-
-		if (c == '"' || c == '\\') {
-			putc('\\', out);
-			putc(c, out);
-			p++;
-		} else if (c < 0x20 || c == 0x7f) {
-			switch (c) {
-			case '\n':
-				fputs("\\n", out);
-				break;
-			case '\t':
-				fputs("\\t", out);
-				break;
-			case '\r':
-				fputs("\\r", out);
-				break;
-			default:
-				fprintf(out, "\\u%04x", c);
-			}
-			p++;
-		} else if ((n = utf8_len(p)) == 0) {
-			fputs("\\ufffd", out);
-			p++;
-		} else {
-			fwrite(p, 1, n, out);
-			p += n;
-		}
-	}
-	putc('"', out);
+	pt_esc_json(out, s);
 }
 
 static void key(FILE *f, const char *k)

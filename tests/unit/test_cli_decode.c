@@ -162,8 +162,8 @@ static void test_json_escaping(void **state)
 	const char *want =
 		"{\"type\":\"string\",\"id\":1,\"str\":\"q\\\"b\\\\n\\nt\\tc"
 		"\\u0001z\\u0000d\\u007f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
-		"|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd"
-		"\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\"}\n";
+		"|\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd"
+		"\\ufffd|\\ufffd\\ufffd\"}\n";
 	assert_true(strncmp(out, want, strlen(want)) == 0);
 	tb_free(t);
 }
