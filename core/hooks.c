@@ -52,7 +52,7 @@ static int64_t next_countdown(struct pt_tls *t)
 {
 	if (pt_g.cfg.mode == PT_MODE_EXACT)
 		return 0;
-	return pt_sampler_draw(&t->rng, pt_g.cfg.sample_bytes);
+	return pt_sampler_draw(&t->rng, pt_sample_bytes());
 }
 
 static void tls_init(struct pt_tls *t)
@@ -152,7 +152,7 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 {
 	uint64_t weight = pt_g.cfg.mode == PT_MODE_EXACT
 				  ? req
-				  : pt_sampler_weight(req, pt_g.cfg.sample_bytes);
+				  : pt_sampler_weight(req, pt_sample_bytes());
 	if (__builtin_expect(pt_pyalloc_pending(), 0) && pt_pyglue_active())
 		pt_pyalloc_try_install();
 	struct sample_ctx c = { 0 };

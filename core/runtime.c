@@ -13,6 +13,10 @@
  *   PEAKTRACE_MODE          sampled (default) | exact
  *   PEAKTRACE_SAMPLE_BYTES  mean sampling interval in bytes (default 256 KiB)
  *   PEAKTRACE_STACK_DEPTH   native frames kept (default 64, max 256)
+ *   PEAKTRACE_MAX_TRACE_BYTES trace size budget (default 1g): from half of
+ *                           it on, the sampling interval doubles at every
+ *                           eighth; at the budget, events stop (counted as
+ *                           drops) and only the end of the trace is written
  *   PEAKTRACE_FAILPOINTS    failpoint spec (docs/FAILPOINTS.md)
  *   PEAKTRACE_ON_ENV_ERROR  exit (default) | disable
  *   PEAKTRACE_FOLLOW_FORK   1 (default): fork children write their own trace
@@ -130,6 +134,17 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 			return -EINVAL;
 		}
 		c->sample_bytes = n;
+	}
+	c->max_trace_bytes = 1ull << 30;
+	v = getenv("PEAKTRACE_MAX_TRACE_BYTES");
+	if (v && *v) {
+		uint64_t n;
+		if (!parse_u64(v, &n) || n < 4096) {
+			bad_env(msg, cap, "PEAKTRACE_MAX_TRACE_BYTES", v,
+				"a byte count of at least 4096 (suffixes k, m, g)");
+			return -EINVAL;
+		}
+		c->max_trace_bytes = n;
 	}
 	v = getenv("PEAKTRACE_STACK_DEPTH");
 	if (v && *v) {

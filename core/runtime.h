@@ -40,7 +40,10 @@
 
 struct pt_config {
 	enum pt_mode mode;
-	uint64_t sample_bytes;      /* mean sampling interval, bytes, >= 1 */
+	uint64_t sample_bytes;      /* mean sampling interval, bytes, >= 1; the
+				       writer doubles it as the trace nears its
+				       size budget (read with pt_sample_bytes) */
+	uint64_t max_trace_bytes;   /* trace size budget, bytes */
 	unsigned stack_depth;       /* native frames kept, 1..PT_MAX_STACK_DEPTH */
 	bool on_env_error_disable;  /* PEAKTRACE_ON_ENV_ERROR=disable */
 	bool follow_fork;           /* children of fork() write their own trace */
@@ -97,6 +100,11 @@ struct pt_state {
 };
 
 extern struct pt_state pt_g;
+
+static inline uint64_t pt_sample_bytes(void)
+{
+	return __atomic_load_n(&pt_g.cfg.sample_bytes, __ATOMIC_RELAXED);
+}
 
 static inline bool pt_started(void)
 {

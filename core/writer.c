@@ -76,6 +76,9 @@ static struct {
 	atomic_int trip_pending;
 	dev_t dev;                  /* identity of the trace file, checked */
 	ino_t ino;                  /*   before every chunk write */
+	uint64_t written;           /* bytes written to the file */
+	uint64_t next_coarser;      /* written bytes at which sampling coarsens */
+	int over_budget;            /* the trace reached max_trace_bytes */
 	int saw_alloc;              /* an ALLOC record was written */
 	int file_failed;            /* creating the file failed (switch tripped) */
 } W = { .fd = -1 };
@@ -160,6 +163,39 @@ static bool still_our_file(void)
 #define LAZY_OPEN_NS (2000ull * 1000000ull)
 enum flush_why { FLUSH_DUE, FLUSH_FULL, FLUSH_FINAL };
 
+/* The trace size budget (DESIGN.md "Bounded"): from half the budget on,
+ * every further eighth doubles the sampling interval (fewer, heavier
+ * samples; weights stay unbiased since each uses the interval it was
+ * drawn with, but for the draws straddling a change); at the budget the
+ * writer stops writing events, counts them as drops, and keeps room for
+ * the trace's end. */
+static void budget_check(void)
+{
+	uint64_t budget = pt_g.cfg.max_trace_bytes;
+	if (!W.next_coarser)
+		W.next_coarser = budget / 2;
+	while (W.written >= W.next_coarser && W.next_coarser < budget) {
+		uint64_t s = pt_sample_bytes();
+		if (pt_g.cfg.mode == PT_MODE_SAMPLED && s < (1ull << 40)) {
+			__atomic_store_n(&pt_g.cfg.sample_bytes, s * 2, __ATOMIC_RELAXED);
+			atomic_fetch_add(&pt_g.gen, 1); /* threads redraw their countdowns */
+			PT_MARK(trace_budget_coarser);
+		}
+		W.next_coarser += budget / 8;
+	}
+}
+
+/* True (for good) once the file plus the chunk being filled come within
+ * 4 KiB of the budget: that reserve holds the trace's end. */
+static bool at_budget(void)
+{
+	if (!W.over_budget && W.written + W.enc.len + 4096 >= pt_g.cfg.max_trace_bytes) {
+		PT_MARK(trace_budget_reached);
+		W.over_budget = 1;
+	}
+	return W.over_budget;
+}
+
 static void chunk_flush_why(enum flush_why why)
 {
 	if (W.enc.len == 0 || !W.buf)
@@ -186,10 +222,13 @@ static void chunk_flush_why(enum flush_why why)
 		pt_chunk_seal(hdr, W.enc.p, W.enc.len, W.seq);
 		int rc = PT_FAIL(writer_flush) ? -ENOSPC
 					       : write_all(hdr, sizeof hdr, W.enc.p, W.enc.len);
-		if (rc < 0)
+		if (rc < 0) {
 			write_fail("write", -rc);
-		else
+		} else {
 			W.seq++;
+			W.written += sizeof hdr + W.enc.len;
+			budget_check();
+		}
 	}
 	pt_enc_init(&W.enc, W.buf, CHUNK_CAP);
 }
@@ -427,6 +466,10 @@ static void emit_trip_if_any(void)
 
 static void handle(const struct pt_event *ev, size_t pos)
 {
+	if (at_budget()) {
+		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
+		return;
+	}
 	maybe_emit_peak(pos);
 	switch (ev->kind) {
 	case PT_EV_ALLOC:
@@ -533,11 +576,11 @@ static void *writer_main(void *arg)
 	while (!atomic_load_explicit(&W.stop, memory_order_acquire)) {
 		size_t n = drain(1u << 16);
 		uint64_t now = pt_now_ns();
-		if (now - W.last_tick >= TICK_NS) {
+		if (now - W.last_tick >= TICK_NS && !W.over_budget) {
 			pt_flush_delta();
 			emit_tick(now);
 		}
-		if (now - W.last_modules >= MODULES_NS) {
+		if (now - W.last_modules >= MODULES_NS && !at_budget()) {
 			emit_modules(false);
 			W.last_modules = now;
 		}
@@ -630,6 +673,7 @@ static int create_file(void)
 	uint8_t fh[PT_FMT_FILE_HEADER_LEN];
 	pt_enc_file_header(fh);
 	int rc = write_all(fh, sizeof fh, NULL, 0);
+	W.written = sizeof fh;
 	if (rc < 0) {
 		/* a file without even its header is no trace: do not leave it */
 		unlink(W.path);
@@ -725,6 +769,8 @@ void pt_writer_reset_child(void)
 	W.last_drops = 0;
 	W.saw_alloc = 0;
 	W.file_failed = 0;
+	W.written = W.next_coarser = 0;
+	W.over_budget = 0;
 	atomic_store(&W.trip_pending, 0);
 	atomic_store(&W.child_claim, 0);
 	atomic_store(&pt_writer_running, 0);

@@ -323,6 +323,29 @@ def closed_descriptor(c):
 
 
 @case
+def trace_budget(c):
+    """PEAKTRACE_MAX_TRACE_BYTES bounds the trace: sampling coarsens from
+    half the budget on, events stop at it, and the trace still ends well."""
+    budget = 96 * 1024
+    mfile = os.path.join(c.tmp, "marks")
+    argv = [c.prog("churn"), "1500"]
+    traces, _ = same_as_unprofiled(c, argv, {"PEAKTRACE_SAMPLE_BYTES": "2048",
+                                             "PEAKTRACE_MAX_TRACE_BYTES": str(budget),
+                                             "PEAKTRACE_COVMARKS_OUT": mfile})
+    check(len(traces) == 1, f"one trace: {traces}")
+    size = os.path.getsize(traces[0])
+    check(size <= budget, f"trace of {size} bytes exceeds the {budget}-byte budget")
+    recs, warn = c.decode(traces[0])
+    check(recs[-1]["type"] == "end", "the trace still ends with END")
+    drops = [r["total"] for r in recs if r["type"] == "drops"]
+    check(drops and drops[-1] > 0, "events past the budget are counted as drops")
+    if c.debug:
+        m = marks(mfile)
+        check(m.get("trace_budget_coarser", 0) > 0 and m.get("trace_budget_reached", 0) > 0,
+              f"budget marks: {m}")
+
+
+@case
 def chaos(c):
     """Every runtime failpoint armed in turn: the program's output and exit
     status are unchanged, and the trace is valid or clearly marked."""
