@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--build", default="build/release")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     lib = os.path.join(build, "shims", "libpeaktrace.so")
@@ -62,7 +63,7 @@ def main():
         return v
 
     n = 300000 if a.quick else 2000000
-    rounds = 60 if a.quick else 400
+    rounds = 30 if a.quick else 100
     cases = []
     for threads in (1, 2):
         for lo, hi in ((16, 16), (16, 1024), (1024, 16384), (16, 65536)):
@@ -77,6 +78,8 @@ def main():
           f"heaptrack {'found' if heaptrack else 'not installed'}")
     print(f"{'case':34} {'variant':10} {'median':>10} {'ratio':>7}")
     for name, unit, argv, parse in cases:
+        if a.only not in name:
+            continue
         results = {}
         rss = {}
         trace_rate = []

@@ -160,7 +160,11 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 		PT_MARK(sample_capture_faulted);
 		return; /* the kill-switch is tripped; nothing else to do */
 	}
-	if (pt_live_insert(&pt_g.live, (uintptr_t)p, req) < 0) {
+	/* Exact mode records every block, so a free needs no lookup to know
+	 * it was recorded: the table (a cache and TLB miss per call on tens of
+	 * MiB) is skipped and every free is written (live.all). */
+	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
+	if (!exact && pt_live_insert(&pt_g.live, (uintptr_t)p, req) < 0) {
 		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
 		return;
 	}
@@ -171,7 +175,6 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 		.addr = (uintptr_t)p, .size = req, .weight = weight, .stack = c.stack,
 	};
 	if (pt_ring_push(&pt_g.ring, &ev) < 0) {
-		bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
 		if (exact) {
 			push_or_drop(&ev, true);
 			return;
@@ -239,7 +242,7 @@ void pt_slow_free(struct pt_tls *t, void *p)
 		return;
 	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
 		tls_init(t);
-	if (!pt_live_remove(&pt_g.live, (uintptr_t)p, NULL))
+	if (!pt_g.live.all && !pt_live_remove(&pt_g.live, (uintptr_t)p, NULL))
 		return;
 	PT_MARK(free_of_sampled);
 	int saved = errno;

@@ -40,6 +40,8 @@ struct pt_live {
 	size_t mask;
 	size_t limit;               /* max occupied (live + tombstones) */
 	atomic_uint_least16_t *filter; /* 2^PT_LIVE_FILTER_LOG2 counters */
+	bool all;                   /* exact mode: every block counts as sampled
+				       and the table itself is not used */
 	/* written by inserts and removes: another line */
 	_Alignas(64) atomic_size_t occupied; /* slots ever taken (live + tombstones) */
 	atomic_size_t live;         /* keys currently present */
@@ -55,8 +57,8 @@ static inline bool pt_live_maybe(const struct pt_live *t, uintptr_t addr)
 {
 	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ULL;
 	size_t f = (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
-	return t->filter &&
-	       atomic_load_explicit(&t->filter[f], memory_order_relaxed) != 0;
+	return t->all || (t->filter &&
+			  atomic_load_explicit(&t->filter[f], memory_order_relaxed) != 0);
 }
 
 /* Adds addr with val. Returns 0, or -ENOSPC when the table is full. */

@@ -23,7 +23,8 @@
  *   PEAKTRACE_FOLLOW_EXEC   1 (default): programs this one execs inherit the
  *                           preload; 0 removes libpeaktrace from LD_PRELOAD
  *   PEAKTRACE_PYTHON        1 (default): read Python frames
- *   PEAKTRACE_MAX_LIVE_LOG2 live table size, log2 (default 20 sampled, 22 exact)
+ *   PEAKTRACE_MAX_LIVE_LOG2 live table size, log2 (default 20; sampled mode
+ *                           only: exact mode records every free instead)
  *   PEAKTRACE_COVMARKS_OUT  debug builds: file the coverage marks go to at exit
  * An unparsable value is an environment error, like any other.
  */
@@ -174,7 +175,7 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 		bad_env(msg, cap, "PEAKTRACE_PYTHON", v, "0 or 1");
 		return -EINVAL;
 	}
-	c->live_log2 = c->mode == PT_MODE_EXACT ? 22 : 20;
+	c->live_log2 = 20;
 	v = getenv("PEAKTRACE_MAX_LIVE_LOG2");
 	if (v && *v) {
 		uint64_t n;
@@ -265,13 +266,15 @@ static void atfork_child(void)
 
 static int map_tables(void)
 {
-	if (pt_ring_init(&pt_g.ring, pt_g.cfg.mode == PT_MODE_EXACT ? 18 : 16) < 0 ||
-	    pt_live_init(&pt_g.live, pt_g.cfg.live_log2) < 0 ||
+	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
+	if (pt_ring_init(&pt_g.ring, exact ? 18 : 16) < 0 ||
+	    pt_live_init(&pt_g.live, exact ? 10 : pt_g.cfg.live_log2) < 0 ||
 	    pt_live_init(&pt_g.maps, 16) < 0 ||
 	    pt_intern_init(&pt_g.stacks, 18, 64u << 20) < 0 ||
 	    pt_intern_init(&pt_g.strings, 16, 16u << 20) < 0 ||
 	    pt_intern_init(&pt_g.pyframes, 18, 16u << 20) < 0)
 		return -ENOMEM;
+	pt_g.live.all = exact; /* exact mode: every free is recorded (hooks.c) */
 	return 0;
 }
 
