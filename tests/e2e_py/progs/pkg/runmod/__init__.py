@@ -1,0 +1,1 @@
+"""A package for `peaktrace run -- PY -m runmod.job` (PYTHONPATH=progs/pkg)."""
