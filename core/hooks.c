@@ -91,10 +91,54 @@ static void note_peak(int64_t now_bytes)
 			pt_g.peak_pos = pt_ring_head(&pt_g.ring);
 			pt_g.peak_t_ns = pt_now_ns();
 			atomic_fetch_add_explicit(&pt_g.peak_seq, 1, memory_order_acq_rel);
+			atomic_store_explicit(&pt_g.peak_alloc_w, 0, memory_order_relaxed);
+			atomic_store_explicit(&pt_g.peak_free_w, 0, memory_order_relaxed);
+			atomic_store_explicit(&pt_g.peak_best_net, 0, memory_order_relaxed);
+			atomic_store_explicit(&pt_g.at_peak, 1, memory_order_relaxed);
 			atomic_store_explicit(&pt_g.peak_lock, 0, memory_order_release);
 			return;
 		}
 	}
+}
+
+/* Sampled mode: blocks carved from memory already counted (pymalloc's
+ * arenas, free space in the heap) do not raise the exact total, so the
+ * exact peak's stream position alone would stop at the last moment the
+ * total grew and miss the objects made after it (up to an arena, 1 MiB).
+ * While the exact total stays at its peak, the position moves on to every
+ * sampled allocation that takes the sampled live weight (allocated minus
+ * freed since the peak) to a new high. Exact mode records no weights at
+ * free (no table), so there the position stays with the exact total. */
+static void extend_peak(uint64_t weight)
+{
+	if (pt_g.cfg.mode == PT_MODE_EXACT ||
+	    !atomic_load_explicit(&pt_g.at_peak, memory_order_relaxed))
+		return;
+	uint64_t a = atomic_fetch_add_explicit(&pt_g.peak_alloc_w, weight,
+					       memory_order_relaxed) + weight;
+	int64_t net = (int64_t)(a - atomic_load_explicit(&pt_g.peak_free_w,
+							 memory_order_relaxed));
+	int64_t best = atomic_load_explicit(&pt_g.peak_best_net, memory_order_relaxed);
+	if (net <= best)
+		return;
+	int unlocked = 0;
+	if (!atomic_compare_exchange_strong(&pt_g.peak_lock, &unlocked, 1))
+		return;
+	if (atomic_load_explicit(&pt_g.at_peak, memory_order_relaxed)) {
+		PT_MARK(peak_extended);
+		atomic_store_explicit(&pt_g.peak_best_net, net, memory_order_relaxed);
+		atomic_fetch_add_explicit(&pt_g.peak_seq, 1, memory_order_acq_rel);
+		pt_g.peak_pos = pt_ring_head(&pt_g.ring);
+		pt_g.peak_t_ns = pt_now_ns();
+		atomic_fetch_add_explicit(&pt_g.peak_seq, 1, memory_order_acq_rel);
+	}
+	atomic_store_explicit(&pt_g.peak_lock, 0, memory_order_release);
+}
+
+static inline void left_peak(void)
+{
+	if (atomic_load_explicit(&pt_g.at_peak, memory_order_relaxed))
+		atomic_store_explicit(&pt_g.at_peak, 0, memory_order_relaxed);
 }
 
 static void flush_delta(struct pt_tls *t)
@@ -112,6 +156,8 @@ static void flush_delta(struct pt_tls *t)
 	if (d > 0) {
 		int64_t mapped = atomic_load_explicit(&pt_g.mapped, memory_order_relaxed);
 		note_peak(heap + mapped);
+	} else {
+		left_peak();
 	}
 }
 
@@ -164,7 +210,7 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 	 * it was recorded: the table (a cache and TLB miss per call on tens of
 	 * MiB) is skipped and every free is written (live.all). */
 	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
-	if (!exact && pt_live_insert(&pt_g.live, (uintptr_t)p, req) < 0) {
+	if (!exact && pt_live_insert(&pt_g.live, (uintptr_t)p, weight) < 0) {
 		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
 		return;
 	}
@@ -174,7 +220,9 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 		.kind = PT_EV_ALLOC, .flags = flags, .tid = t->tid,
 		.addr = (uintptr_t)p, .size = req, .weight = weight, .stack = c.stack,
 	};
-	if (pt_ring_push(&pt_g.ring, &ev) < 0) {
+	if (pt_ring_push(&pt_g.ring, &ev) == 0) {
+		extend_peak(weight);
+	} else {
 		if (exact) {
 			push_or_drop(&ev, true);
 			return;
@@ -242,9 +290,12 @@ void pt_slow_free(struct pt_tls *t, void *p)
 		return;
 	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
 		tls_init(t);
-	if (!pt_g.live.all && !pt_live_remove(&pt_g.live, (uintptr_t)p, NULL))
+	uint64_t weight = 0;
+	if (!pt_g.live.all && !pt_live_remove(&pt_g.live, (uintptr_t)p, &weight))
 		return;
 	PT_MARK(free_of_sampled);
+	if (weight)
+		atomic_fetch_add_explicit(&pt_g.peak_free_w, weight, memory_order_relaxed);
 	int saved = errno;
 	t->busy++;
 	struct pt_event ev = { .kind = PT_EV_FREE, .tid = t->tid, .addr = (uintptr_t)p };
@@ -290,6 +341,7 @@ void pt_hook_munmap(void *p, size_t len)
 			gone = rec;
 	}
 	atomic_fetch_sub_explicit(&pt_g.mapped, (int64_t)gone, memory_order_relaxed);
+	left_peak();
 	if (pt_started())
 		unsample(t, p);
 }

@@ -14,8 +14,8 @@
  * No lock anywhere; no allocation (the table is one mmap made at start-up).
  *
  * Bounded: inserts fail at 3/4 occupancy (live + tombstones) and the caller
- * counts the drop. Values: the mapping length for mmap'd regions, the
- * requested size for heap blocks.
+ * counts the drop. Values: the mapping length in pt_g.maps, the sample's
+ * weight in pt_g.live.
  *
  * Every function is async-signal-safe and reentrancy-safe; none blocks.
  */

@@ -82,6 +82,11 @@ struct pt_state {
 	atomic_int_least64_t peak;     /* max of heap + mapped */
 	atomic_uint peak_seq;          /* seqlock over the peak triple */
 	atomic_int peak_lock;
+	atomic_int at_peak;            /* 1 while the exact total has not gone
+					  down since its last new peak */
+	atomic_uint_least64_t peak_alloc_w; /* sampled weight allocated and */
+	atomic_uint_least64_t peak_free_w;  /* freed since that peak, and the */
+	atomic_int_least64_t peak_best_net; /* highest net seen (hooks.c) */
 	uint64_t peak_pos;             /* ring position at the peak */
 	uint64_t peak_t_ns;            /* monotonic time of the peak */
 	atomic_uint_least64_t total_allocs;

@@ -68,6 +68,7 @@ static struct {
 	uint64_t last_tick, last_flush, last_modules, last_drops;
 	uint64_t peak_emitted;      /* bytes of the last PEAK written */
 	unsigned peak_seq_seen;
+	unsigned peak_seq_emitted;  /* peak_seq of the last PEAK written */
 	uint64_t peak_pos, peak_t, peak_bytes; /* latest peak read */
 	unsigned long long dl_adds;
 	uint64_t module_bias[MAX_MODULES];
@@ -429,9 +430,10 @@ static uint64_t rel_ns(uint64_t mono)
 static void maybe_emit_peak(size_t pos)
 {
 	read_peak();
-	if (W.peak_bytes > W.peak_emitted && W.peak_pos <= pos) {
+	if (W.peak_seq_seen != W.peak_seq_emitted && W.peak_pos <= pos) {
 		EMIT(pt_enc_peak(&W.enc, rel_ns(W.peak_t), W.peak_bytes));
 		W.peak_emitted = W.peak_bytes;
+		W.peak_seq_emitted = W.peak_seq_seen;
 	}
 }
 
@@ -765,7 +767,7 @@ void pt_writer_reset_child(void)
 	W.nmodules = 0;
 	W.dl_adds = 0;
 	W.peak_emitted = W.peak_bytes = W.peak_pos = W.peak_t = 0;
-	W.peak_seq_seen = 0;
+	W.peak_seq_seen = W.peak_seq_emitted = 0;
 	W.last_drops = 0;
 	W.saw_alloc = 0;
 	W.file_failed = 0;
