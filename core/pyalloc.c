@@ -132,6 +132,39 @@ static void w_arena_free(void *ctx, void *ptr, size_t size)
 	orig_arena.fn_free(orig_arena.ctx, ptr, size);
 }
 
+static atomic_int arena_state; /* 0 not wrapped, 1 wrapping, 2 wrapped */
+
+/* Wraps the arena allocator. Called at start-up, as soon as the probe has
+ * accepted the interpreter and before it initialises: the arenas mapped
+ * while the interpreter starts (before the MEM/OBJ wrappers can be
+ * installed) would otherwise be sampled whole, and the objects later put
+ * into them sampled again. Setting the arena allocator before
+ * Py_Initialize is supported (it is a plain struct in the runtime state,
+ * kept across initialisation); no GIL is needed for it. */
+void pt_pyalloc_wrap_arenas(void)
+{
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&arena_state, &expected, 1))
+		return;
+	void (*aget)(struct py_arena *) =
+		(void (*)(struct py_arena *))dlsym(RTLD_DEFAULT, "PyObject_GetArenaAllocator");
+	void (*aset)(struct py_arena *) =
+		(void (*)(struct py_arena *))dlsym(RTLD_DEFAULT, "PyObject_SetArenaAllocator");
+	if (!aget || !aset) {
+		atomic_store(&arena_state, 0);
+		return;
+	}
+	aget(&orig_arena);
+	if (!orig_arena.alloc || orig_arena.alloc == w_arena_alloc) {
+		atomic_store(&arena_state, 0);
+		return;
+	}
+	struct py_arena warena = { NULL, w_arena_alloc, w_arena_free };
+	aset(&warena);
+	PT_MARK(python_arenas_wrapped);
+	atomic_store(&arena_state, 2);
+}
+
 void pt_pyalloc_try_install(void)
 {
 	int expected = 0;
@@ -143,11 +176,7 @@ void pt_pyalloc_try_install(void)
 		(void (*)(int, struct py_alloc *))dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
 	void (*set)(int, struct py_alloc *) =
 		(void (*)(int, struct py_alloc *))dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
-	void (*aget)(struct py_arena *) =
-		(void (*)(struct py_arena *))dlsym(RTLD_DEFAULT, "PyObject_GetArenaAllocator");
-	void (*aset)(struct py_arena *) =
-		(void (*)(struct py_arena *))dlsym(RTLD_DEFAULT, "PyObject_SetArenaAllocator");
-	if (!is_init || !gil_check || !get || !set || !aget || !aset) {
+	if (!is_init || !gil_check || !get || !set) {
 		atomic_store(&state, 3);
 		return;
 	}
@@ -155,17 +184,15 @@ void pt_pyalloc_try_install(void)
 		atomic_store(&state, 0); /* try again at a later sample */
 		return;
 	}
+	pt_pyalloc_wrap_arenas(); /* normally done at start-up already */
 	get(PYMEM_DOMAIN_MEM, &orig_mem);
 	get(PYMEM_DOMAIN_OBJ, &orig_obj);
-	aget(&orig_arena);
-	if (!orig_mem.fn_malloc || !orig_obj.fn_malloc || !orig_arena.alloc) {
+	if (!orig_mem.fn_malloc || !orig_obj.fn_malloc) {
 		atomic_store(&state, 3);
 		return;
 	}
 	struct py_alloc wmem = { &orig_mem, w_malloc, w_calloc, w_realloc, w_free };
 	struct py_alloc wobj = { &orig_obj, w_malloc, w_calloc, w_realloc, w_free };
-	struct py_arena warena = { NULL, w_arena_alloc, w_arena_free };
-	aset(&warena);
 	set(PYMEM_DOMAIN_MEM, &wmem);
 	set(PYMEM_DOMAIN_OBJ, &wobj);
 	PT_MARK(python_allocators_wrapped);

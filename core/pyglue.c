@@ -55,6 +55,7 @@ int pt_pyglue_start(const char **why)
 		eval_hi = eval_lo + sym->st_size;
 	}
 	py_on = 1;
+	pt_pyalloc_wrap_arenas();
 #endif
 	return 0;
 }

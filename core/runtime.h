@@ -121,6 +121,8 @@ uint64_t pt_now_ns(void);
 /* pyalloc.c: wraps CPython's MEM/OBJ allocators once it can (GIL held,
  * interpreter initialised); called from the sampled path while pending. */
 void pt_pyalloc_try_install(void);
+/* pyalloc.c: wraps pymalloc's arena allocator (at start-up, pre-init). */
+void pt_pyalloc_wrap_arenas(void);
 bool pt_pyalloc_pending(void);
 
 /* guard.h's pt_ks_active, for headers that cannot include guard.h */
