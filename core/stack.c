@@ -4,9 +4,10 @@
  * Native frames come from libunwind's unw_backtrace (local unwinding with
  * its own mmap'd caches; it takes the loader's lock through
  * dl_iterate_phdr, which is safe because we hold no lock of ours while it
- * runs). Frames inside libpeaktrace.so itself are dropped. Instruction
+ * runs). Instruction
  * pointers are stored raw; symbolization happens outside the application
- * (the reporter reads the modules the writer recorded).
+ * (the reporter reads the modules the writer recorded). Frames inside
+ * libpeaktrace.so itself are dropped wherever they appear.
  *
  * Python frames, when an interpreter runs and its reader accepted it, come
  * from pystack.c and are placed outermost... innermost-first order is kept
@@ -72,13 +73,16 @@ uint32_t pt_stack_capture(void)
 		n = 0;
 	else
 		n = unw_backtrace(ips, (int)depth + 8);
+	/* Our own frames go, wherever they are: the innermost ones (the shim,
+	 * the sampler) and the Python allocator wrappers in the middle of a
+	 * stack (PyObject_Malloc -> w_malloc -> _PyObject_Malloc). */
 	unsigned nf = 0;
-	int i = 0;
-	while (i < n && (uintptr_t)ips[i] >= pt_g.self_lo && (uintptr_t)ips[i] < pt_g.self_hi)
-		i++;
-	unsigned native_limit = depth;
-	for (; i < n && nf < native_limit; i++)
-		frames[nf++] = (uint64_t)(uintptr_t)ips[i] << 1;
+	for (int i = 0; i < n && nf < depth; i++) {
+		uintptr_t ip = (uintptr_t)ips[i];
+		if (ip >= pt_g.self_lo && ip < pt_g.self_hi)
+			continue;
+		frames[nf++] = (uint64_t)ip << 1;
+	}
 	nf = pt_pyglue_merge(frames, nf, PT_MAX_STACK_DEPTH + PT_PY_MAX_FRAMES);
 	if (nf == 0) {
 		PT_MARK(stack_empty);
