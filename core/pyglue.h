@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #define PT_PY_MAX_FRAMES 128
+/* Native frames unwound when Python runs (the part above the eval loop). */
+#define PT_PY_NATIVE_DEPTH 32
 
 /* At start-up: probes for a CPython interpreter. Returns 0 (none, or one
  * we read), or -1 with *why set when one runs that we cannot read. */

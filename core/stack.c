@@ -68,6 +68,11 @@ uint32_t pt_stack_capture(void)
 	void *ips[PT_MAX_STACK_DEPTH + 8];
 	uint64_t frames[PT_MAX_STACK_DEPTH + PT_PY_MAX_FRAMES + 1];
 	unsigned depth = pt_g.cfg.stack_depth;
+	/* Under Python the native part is cut at the interpreter's eval loop
+	 * (pyglue.c), which is a few frames from malloc even in C extensions:
+	 * unwinding the interpreter's deep C stack below it would be wasted. */
+	if (depth > PT_PY_NATIVE_DEPTH && pt_pyglue_active())
+		depth = PT_PY_NATIVE_DEPTH;
 	int n = 0;
 	if (PT_FAIL(unwind))
 		n = 0;
