@@ -346,6 +346,36 @@ def trace_budget(c):
 
 
 @case
+def run_command(c):
+    """peaktrace run: exit status passed through (128+N for a signal),
+    SIGTERM forwarded to the child, one summary line, a report folder."""
+    out = os.path.join(c.tmp, "runout")
+    rc, so, se = c.run([c.cli, "run", "--out", out, "--", c.prog("echoer"), "6", "x"])
+    check(rc == 6 and so == b"arg 1: 6\narg 2: x\n", f"status/output: {rc} {so!r}")
+    lines = [l for l in se.decode().splitlines() if l.startswith("peaktrace: peak ")]
+    check(len(lines) == 1 and "index.html" in lines[0], f"one summary line naming the report: {se!r}")
+    report = lines[0].rsplit("report: ", 1)[1]
+    check(os.path.isfile(report), f"report {report} exists")
+    rc, _, se = c.run([c.cli, "run", "--out", out, "--", c.prog("dies"), "segv"])
+    check(rc == 128 + signal.SIGSEGV, f"a child killed by SIGSEGV gives {128 + signal.SIGSEGV}, got {rc}")
+    # SIGTERM to peaktrace reaches the child, which dies of it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEAKTRACE_")}
+    p = subprocess.Popen([c.cli, "run", "--out", out, "--", c.prog("churn"), "20000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    import time
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise Failure("peaktrace run did not end after SIGTERM")
+    check(p.returncode == 128 + signal.SIGTERM, f"SIGTERM forwarded: status {p.returncode}")
+    rc, _, se = c.run([c.cli, "run", "--mode", "fast", "--", "true"])
+    check(rc == 1 and b"peaktrace: bad --mode 'fast'" in se, f"usage error: {rc} {se!r}")
+
+
+@case
 def chaos(c):
     """Every runtime failpoint armed in turn: the program's output and exit
     status are unchanged, and the trace is valid or clearly marked."""
