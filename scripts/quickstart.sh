@@ -16,9 +16,12 @@ pt=$root/build/release/cli/peaktrace
 out=$root/peaktrace-out
 mkdir -p "$out"
 if [[ "${1:-python}" == "native" ]]; then
-  cc -O1 -g -o "$out/native_job" examples/native_job.c
+  cc -O0 -g -fno-omit-frame-pointer -o "$out/native_job" examples/native_job.c
   "$pt" run --out "$out" -- "$out/native_job"
 else
-  "$pt" run --out "$out" -- python3 examples/job.py
+  # the interpreter itself, not a launcher (pyenv's shims are shell
+  # scripts: each of their helper processes would be profiled too)
+  py=$(python3 -c 'import sys; print(sys.executable)')
+  "$pt" run --out "$out" -- "$py" examples/job.py
 fi
 echo "quickstart: traces and reports are in $out (open the index.html named above)"
