@@ -10,6 +10,7 @@
 #   scripts/test.sh static     static checks only (ci/static.sh)
 #   scripts/test.sh robustness ASan/UBSan unit tests, valgrind on the reporter,
 #                              a 30 s decoder fuzz run
+#   scripts/test.sh coverage   gcov/lcov line coverage (not part of "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -30,6 +31,7 @@ case "$tier" in
   python) run_ctest debug python; run_ctest release python ;;
   static) ci/static.sh ;;
   robustness) ci/sanitizers.sh; ci/valgrind.sh; ci/fuzz-smoke.sh ;;
+  coverage) ci/coverage.sh ;;
   all)
     run_ctest debug ""
     run_ctest release ""
@@ -38,5 +40,5 @@ case "$tier" in
     ci/valgrind.sh
     ci/fuzz-smoke.sh
     ;;
-  *) echo "test.sh: unknown tier '$tier' (all, unit, e2e, python, static, robustness)" >&2; exit 1 ;;
+  *) echo "test.sh: unknown tier '$tier' (all, unit, e2e, python, static, robustness, coverage)" >&2; exit 1 ;;
 esac
