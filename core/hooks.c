@@ -14,10 +14,13 @@
  * bytes that crosses it is sampled, which happens with probability
  * p = 1 - exp(-n/S), and the sample carries weight n/p (Horvitz-Thompson),
  * so the estimate of every site's bytes is unbiased for every n: ~S for
- * n << S, ~n for n >> S. Exact mode samples everything with weight n.
+ * n << S, ~n for n >> S (the arithmetic is in sampler.c).
  *
- * Every function here is called with pt_tls.busy raised by the shim, so a
- * malloc made inside (libunwind, the loader) passes straight through.
+ * The fast path itself is inline in runtime.h (pt_fast_alloc, pt_fast_free);
+ * the slow paths here raise pt_tls.busy while they sample, so an allocation
+ * made from inside (libunwind, dlsym, the loader) is accounted but never
+ * sampled. Exact mode samples everything with weight n and records every
+ * free without a table lookup.
  */
 #include "core/runtime.h"
 
