@@ -47,7 +47,7 @@
 #define CHUNK_CAP (256u * 1024u)
 #define TICK_NS (50u * 1000000u)
 #define FLUSH_NS (100u * 1000000u)
-#define MODULES_NS (500u * 1000000u)
+#define MODULES_NS (100u * 1000000u)
 #define MAX_MODULES 4096
 #define TID_SET (1u << 16)
 
@@ -552,7 +552,7 @@ static void final_flush(void)
 		sleep_ns(1000000);
 	}
 	pt_flush_delta();
-	emit_modules(false); /* modules loaded since the last 500 ms scan */
+	emit_modules(false); /* modules loaded since the last scan (every 100 ms) */
 	uint64_t now = pt_now_ns();
 	emit_tick(now);
 	read_peak();
