@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -99,6 +100,23 @@ static bool bit_test_set(uint8_t *map, uint32_t id)
 
 /* ---- chunk output ------------------------------------------------------ */
 
+/* True while W.fd is still the trace file we created: the program may
+ * close our descriptor (daemons close them all) and get the number back
+ * for a file of its own; then it must be neither written nor closed. */
+static bool still_our_file(void)
+{
+	struct stat st;
+	return fstat(W.fd, &st) == 0 && st.st_dev == W.dev && st.st_ino == W.ino;
+}
+
+/* Closes the trace's descriptor, unless it is no longer ours. */
+static void close_trace_fd(void)
+{
+	if (W.fd >= 0 && still_our_file())
+		close(W.fd);
+	W.fd = -1;
+}
+
 static void write_fail(const char *what, int err)
 {
 	char msg[256];
@@ -111,9 +129,7 @@ static void write_fail(const char *what, int err)
 	pt_buf_puts(&b, "': ");
 	const char *e = strerrordesc_np(err);
 	pt_buf_puts(&b, e ? e : "unknown error");
-	if (W.fd >= 0)
-		close(W.fd);
-	W.fd = -1;
+	close_trace_fd();
 	pt_ks_trip(b.p);
 }
 
@@ -149,11 +165,6 @@ static int write_all(const void *p1, size_t n1, const void *p2, size_t n2)
 
 static int create_file(void);
 
-static bool still_our_file(void)
-{
-	struct stat st;
-	return fstat(W.fd, &st) == 0 && st.st_dev == W.dev && st.st_ino == W.ino;
-}
 
 /* The trace file is created lazily: when the first sampled allocation is
  * about to be written, when a chunk is full, once the process has run
@@ -666,6 +677,18 @@ static int create_file(void)
 		write_fail("create", e);
 		return -e;
 	}
+	/* Out of the way of the numbers programs use (they open the lowest
+	 * free one): a program that closes every descriptor and opens files
+	 * again is then unlikely to get ours back at all. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur >= 64) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur - rl.rlim_cur / 4));
+		if (high >= 0) {
+			close(fd);
+			fd = high;
+		}
+	}
 	W.fd = fd;
 	struct stat st;
 	if (fstat(fd, &st) == 0) {
@@ -760,9 +783,7 @@ void pt_writer_reset_child(void)
 {
 	/* The parent's writer thread does not exist here; its file is the
 	 * parent's. Start from nothing; pt_writer_child_start opens ours. */
-	if (W.fd >= 0)
-		close(W.fd);
-	W.fd = -1;
+	close_trace_fd();
 	W.seq = 0;
 	W.nmodules = 0;
 	W.dl_adds = 0;

@@ -309,17 +309,38 @@ def follow_exec(c):
 
 @case
 def closed_descriptor(c):
-    """A program that closes every descriptor and reuses the numbers: the
-    profiler must never write into the program's own file."""
+    """A program that closes every descriptor below 1024 and then opens files
+    until the limit: the profiler must never write into, or close, a file of
+    the program's. With a low descriptor limit the trace's number is reused
+    by the program (the writer must notice and stop); with the usual high
+    limit the trace's descriptor sits above the program's range."""
+    import resource
     out = os.path.join(c.tmp, "closer.out")
     argv = [c.prog("closer"), out]
-    base = c.run(argv)
-    check(base[0] == 0 and base[1] == b"closer: 3200 bytes\n", f"unprofiled run: {base}")
-    rc, so, se, traces, _ = c.profile(argv)
-    check(rc == 0 and so == base[1], f"the program's file was written to by the profiler: {so!r}")
-    check(b"profiling disabled" in se, f"the trip is reported: {se!r}")
-    for t in traces:
-        c.decode(t)
+    want = b"closer: 16 files, 200 bytes each\n"
+
+    def low_limit():
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    for limited in (False, True):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("PEAKTRACE_") and k != "LD_PRELOAD"}
+        base = subprocess.run(argv, capture_output=True, env=env, timeout=120,
+                              preexec_fn=low_limit if limited else None)
+        check(base.returncode == 0 and base.stdout == want, f"unprofiled run: {base}")
+        odir = tempfile.mkdtemp(prefix="out-", dir=c.tmp)
+        env.update(LD_PRELOAD=c.lib, PEAKTRACE_OUT=odir)
+        p = subprocess.run(argv, capture_output=True, env=env, timeout=120,
+                           preexec_fn=low_limit if limited else None)
+        check(p.returncode == 0,
+              f"limit {limited}: the program failed (status {p.returncode}): "
+              f"a descriptor of its own was closed or written to")
+        check(p.stdout == want, f"limit {limited}: the program's files were changed: {p.stdout!r}")
+        if limited:
+            check(b"profiling disabled" in p.stderr, f"the trip is reported: {p.stderr!r}")
+        for t in glob.glob(os.path.join(odir, "peaktrace-*.ptrace")):
+            c.decode(t)
 
 
 @case
