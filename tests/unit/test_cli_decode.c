@@ -24,88 +24,7 @@
 #include "failpoints/failpoints.h"
 #include "peaktrace/format.h"
 #include "tracebuf.h"
-
-extern char **environ;
-
-static char tmpdir[] = "/tmp/pt_test_cli.XXXXXX";
-static char out[1 << 16], err[1 << 16];
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n = 0;
-	if (f) {
-		n = fread(buf, 1, cap - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
-/* Runs peaktrace with args (NULL-terminated) and, if fp_spec, with
- * PEAKTRACE_FAILPOINTS=fp_spec; fills out/err; returns the exit status. */
-static int run(const char *fp_spec, const char *const *args)
-{
-	char opath[256], epath[256], fpenv[256];
-	char *argv[16];
-	char *envp[256];
-	size_t n = 0, ne = 0;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status;
-
-	snprintf(opath, sizeof opath, "%s/out", tmpdir);
-	snprintf(epath, sizeof epath, "%s/err", tmpdir);
-	argv[n++] = (char *)PEAKTRACE_BIN;
-	for (; args[n - 1] && n < 15; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	for (char **e = environ; *e && ne < 250; e++)
-		if (strncmp(*e, "PEAKTRACE_", 10) != 0)
-			envp[ne++] = *e;
-	if (fp_spec) {
-		snprintf(fpenv, sizeof fpenv, "PEAKTRACE_FAILPOINTS=%s", fp_spec);
-		envp[ne++] = fpenv;
-	}
-	envp[ne] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, opath,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 2, epath,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_int_equal(posix_spawn(&pid, PEAKTRACE_BIN, &fa, NULL, argv, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	slurp(opath, out, sizeof out);
-	slurp(epath, err, sizeof err);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
-static const char *write_trace(const char *name, const void *p, size_t n)
-{
-	static char path[256];
-	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	if (n)
-		assert_int_equal(fwrite(p, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-	return path;
-}
+#include "clirun.h"
 
 static size_t count_lines(const char *s)
 {
@@ -119,7 +38,7 @@ static void test_whole_trace(void **state)
 {
 	struct tb *t = tb_small_trace();
 	(void)state;
-	const char *p = write_trace("whole.ptrace", t->data, t->len);
+	const char *p = write_file("whole.ptrace", t->data, t->len);
 	assert_int_equal(run(NULL, (const char *[]){ "decode", p, NULL }), 0);
 	assert_string_equal(err, "");
 	assert_int_equal(count_lines(out), t->nlog);
@@ -157,7 +76,7 @@ static void test_json_escaping(void **state)
 	r = tb_end(1, 1);
 	tb_rec(t, &r);
 	tb_flush(t);
-	const char *p = write_trace("esc.ptrace", t->data, t->len);
+	const char *p = write_file("esc.ptrace", t->data, t->len);
 	assert_int_equal(run(NULL, (const char *[]){ "decode", p, NULL }), 0);
 	const char *want =
 		"{\"type\":\"string\",\"id\":1,\"str\":\"q\\\"b\\\\n\\nt\\tc"
@@ -174,7 +93,7 @@ static void test_damaged_traces_exit_0(void **state)
 	(void)state;
 
 	/* cut inside the last chunk */
-	const char *p = write_trace("cut.ptrace", t->data, t->len - 3);
+	const char *p = write_file("cut.ptrace", t->data, t->len - 3);
 	assert_int_equal(run(NULL, (const char *[]){ "decode", p, NULL }), 0);
 	assert_non_null(strstr(err, "peaktrace: warning: trace truncated after chunk 1"));
 	assert_int_equal(count_lines(out), t->nlog - 3);
@@ -183,7 +102,7 @@ static void test_damaged_traces_exit_0(void **state)
 	assert_non_null(buf);
 	memcpy(buf, t->data, t->len);
 	buf[t->chunk_off[1] + 20] ^= 0x20;
-	p = write_trace("flip.ptrace", buf, t->len);
+	p = write_file("flip.ptrace", buf, t->len);
 	assert_int_equal(run(NULL, (const char *[]){ "decode", p, NULL }), 0);
 	assert_non_null(strstr(err, "peaktrace: warning: skipped "));
 	assert_non_null(strstr(err, "chunk fails its CRC check"));
@@ -214,12 +133,12 @@ static void test_unreadable_exit_2(void **state)
 
 	snprintf(path, sizeof path, "%s/missing.ptrace", tmpdir);
 	expect_unreadable(path, "No such file or directory");
-	expect_unreadable(write_trace("empty.ptrace", "", 0), "empty file");
-	expect_unreadable(write_trace("text.ptrace", "hello world, no trace", 21),
+	expect_unreadable(write_file("empty.ptrace", "", 0), "empty file");
+	expect_unreadable(write_file("text.ptrace", "hello world, no trace", 21),
 			  "not a peaktrace trace (bad magic)");
 	pt_enc_file_header(h);
 	h[8] = 7;
-	expect_unreadable(write_trace("v7.ptrace", h, 16),
+	expect_unreadable(write_file("v7.ptrace", h, 16),
 			  "unsupported trace version 7 (this decoder reads 1)");
 	expect_unreadable(tmpdir, "is a directory");
 }
@@ -253,7 +172,7 @@ static void test_decoder_failpoints(void **state)
 {
 	struct tb *t = tb_small_trace();
 	(void)state;
-	const char *p = write_trace("fp.ptrace", t->data, t->len);
+	const char *p = write_file("fp.ptrace", t->data, t->len);
 	char path[256];
 	snprintf(path, sizeof path, "%s", p);
 

@@ -18,83 +18,8 @@
 #include <sys/wait.h>
 
 #include "reptest.h"
+#include "clirun.h"
 
-extern char **environ;
-
-static char tmpdir[] = "/tmp/pt_test_clirep.XXXXXX";
-static char out[1 << 16], err[1 << 16];
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, cap - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
-/* Runs peaktrace with args (NULL-terminated); fills out and err; returns
- * the exit status. */
-static int run(const char *const *args)
-{
-	char opath[256], epath[256];
-	char *argv[16];
-	size_t n = 0;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status;
-
-	snprintf(opath, sizeof opath, "%s/stdout", tmpdir);
-	snprintf(epath, sizeof epath, "%s/stderr", tmpdir);
-	argv[n++] = (char *)PEAKTRACE_BIN;
-	for (; args[n - 1] && n < 15; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, opath,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 2, epath,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_int_equal(posix_spawn(&pid, PEAKTRACE_BIN, &fa, NULL, argv,
-				     environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	slurp(opath, out, sizeof out);
-	slurp(epath, err, sizeof err);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
-static const char *write_file(const char *name, const void *p, size_t n)
-{
-	static char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	if (n)
-		assert_int_equal(fwrite(p, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-	return path;
-}
 
 /* load_data (job.py:42) under main (job.py:50): 4096 bytes at the peak;
  * a second chunk with a later tick and the END record. */
@@ -127,12 +52,12 @@ static void collapsed_on_stdout(void **state)
 	const char *path = write_file("job.ptrace", t->data, t->len);
 	(void)state;
 
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       "collapsed", NULL }), 0);
 	assert_string_equal(out, GOLDEN);
 	assert_string_equal(err, "");
 	/* --format=VALUE too */
-	assert_int_equal(run((const char *[]){ "report", "--format=collapsed",
+	assert_int_equal(run(NULL, (const char *[]){ "report", "--format=collapsed",
 					       path, NULL }), 0);
 	assert_string_equal(out, GOLDEN);
 	tb_free(t);
@@ -147,7 +72,7 @@ static void collapsed_into_a_file(void **state)
 	snprintf(trace, sizeof trace, "%s",
 		 write_file("job.ptrace", t->data, t->len));
 	snprintf(dest, sizeof dest, "%s/stacks.folded", tmpdir);
-	assert_int_equal(run((const char *[]){ "report", trace, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", trace, "--format",
 					       "collapsed", "-o", dest, NULL }),
 			 0);
 	assert_string_equal(out, "");
@@ -162,11 +87,11 @@ static void text_and_json_formats(void **state)
 	const char *path = write_file("job.ptrace", t->data, t->len);
 	(void)state;
 
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       "text", "--top", "5", NULL }), 0);
 	assert_non_null(strstr(out, "peak:      4.0 KiB at 0.000 s"));
 	assert_non_null(strstr(out, "load_data (job.py:42)"));
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       "json", NULL }), 0);
 	assert_true(out[0] == '{');
 	assert_non_null(strstr(out, "\"schema\":\"peaktrace-report\""));
@@ -180,7 +105,7 @@ static void unreadable_trace_exits_2(void **state)
 	char want[512];
 	(void)state;
 
-	assert_int_equal(run((const char *[]){ "report", "/nonexistent/x.ptrace",
+	assert_int_equal(run(NULL, (const char *[]){ "report", "/nonexistent/x.ptrace",
 					       "--format", "collapsed", NULL }),
 			 2);
 	assert_string_equal(out, "");
@@ -188,13 +113,13 @@ static void unreadable_trace_exits_2(void **state)
 				 "No such file or directory\n");
 
 	path = write_file("junk.ptrace", junk, sizeof junk);
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       "text", NULL }), 2);
 	snprintf(want, sizeof want, "peaktrace: cannot read '%s': not a "
 		 "peaktrace trace (bad magic)\n", path);
 	assert_string_equal(err, want);
 
-	assert_int_equal(run((const char *[]){ "report", tmpdir, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", tmpdir, "--format",
 					       "text", NULL }), 2);
 	assert_non_null(strstr(err, "is a directory"));
 }
@@ -205,28 +130,28 @@ static void usage_errors_exit_1_with_one_line(void **state)
 	const char *path = write_file("job.ptrace", t->data, t->len);
 	(void)state;
 
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       "bogus", NULL }), 1);
 	assert_non_null(strstr(err, "peaktrace: unknown format 'bogus'"));
 	assert_non_null(strstr(err, "collapsed"));
 	assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err));
 
-	assert_int_equal(run((const char *[]){ "report", path, "--frobnicate",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--frobnicate",
 					       NULL }), 1);
 	assert_string_equal(err, "peaktrace: unknown option '--frobnicate' for "
 				 "'report'; see 'peaktrace report --help'\n");
 
-	assert_int_equal(run((const char *[]){ "report", NULL }), 1);
+	assert_int_equal(run(NULL, (const char *[]){ "report", NULL }), 1);
 	assert_non_null(strstr(err, "no trace given"));
 
-	assert_int_equal(run((const char *[]){ "report", path, "--top", "0",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--top", "0",
 					       NULL }), 1);
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       NULL }), 1);
-	assert_int_equal(run((const char *[]){ "report", path, path, NULL }), 1);
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, path, NULL }), 1);
 	assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err));
 
-	assert_int_equal(run((const char *[]){ "report", "--help", NULL }), 0);
+	assert_int_equal(run(NULL, (const char *[]){ "report", "--help", NULL }), 0);
 	assert_non_null(strstr(out, "usage: peaktrace report TRACE"));
 	tb_free(t);
 }
@@ -238,7 +163,7 @@ static void cut_trace_renders_with_warnings(void **state)
 	const char *path = write_file("cut.ptrace", t->data, t->len - 5);
 	(void)state;
 
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       "collapsed", NULL }), 0);
 	assert_string_equal(out, GOLDEN);
 	assert_non_null(strstr(err, "peaktrace: warning: trace truncated"));
@@ -251,7 +176,7 @@ static void unwritable_output_exits_2(void **state)
 	const char *path = write_file("job.ptrace", t->data, t->len);
 	(void)state;
 
-	assert_int_equal(run((const char *[]){ "report", path, "--format",
+	assert_int_equal(run(NULL, (const char *[]){ "report", path, "--format",
 					       "collapsed", "-o",
 					       "/nonexistent/dir/out", NULL }),
 			 2);
