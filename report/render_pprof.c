@@ -41,6 +41,7 @@
 
 #include "report/escape.h"
 #include "report/pb.h"
+#include "report/tables.h"
 
 /* ---- the string table --------------------------------------------------- */
 
@@ -135,72 +136,25 @@ static void st_free(struct strtab *t)
 /* ---- functions: one per (name, file) ------------------------------------ */
 
 struct fnkey {
-	uint64_t name, file;  /* string ids */
+	uint64_t name, file;  /* string ids (below 2^32: the string table's
+				 slots hold 32-bit indices) */
 };
 
-struct fntab {
-	struct fnkey *k;      /* id - 1 -> key */
-	size_t n, cap;
-	uint32_t *slots;      /* id, 0 = empty */
-	size_t nslots;
-};
-
-static uint64_t fn_hash(struct fnkey k)
+/* The function id of k (1, 2, ... in order of first use) from fns, which
+ * maps (name << 32 | file) to it; *fresh = 1 when k was added. 0 on
+ * -ENOMEM. */
+static uint64_t fn_id(struct pt_map *fns, uint32_t *nfns, struct fnkey k, int *fresh)
 {
-	uint64_t x = k.name * 0x9e3779b97f4a7c15ull ^ k.file;
-
-	return x ^ (x >> 29);
-}
-
-static int fn_rehash(struct fntab *t)
-{
-	size_t ns = t->nslots ? t->nslots * 2 : 256;
-	uint32_t *sl = calloc(ns, sizeof *sl);
-
-	if (!sl)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++) {
-		size_t h = fn_hash(t->k[i]) & (ns - 1);
-
-		while (sl[h])
-			h = (h + 1) & (ns - 1);
-		sl[h] = (uint32_t)(i + 1);
-	}
-	free(t->slots);
-	t->slots = sl;
-	t->nslots = ns;
-	return 0;
-}
-
-/* The function id of k; *fresh = 1 when it was added. 0 on -ENOMEM. */
-static uint64_t fn_id(struct fntab *t, struct fnkey k, int *fresh)
-{
-	size_t h;
+	uint64_t key = k.name << 32 | k.file;
+	uint32_t id = pt_map_get(fns, key);
 
 	*fresh = 0;
-	if ((t->n + 1) * 2 > t->nslots && fn_rehash(t))
+	if (id != PT_MAP_NONE)
+		return id;
+	if (k.name > UINT32_MAX || k.file > UINT32_MAX || pt_map_put(fns, key, *nfns + 1))
 		return 0;
-	h = fn_hash(k) & (t->nslots - 1);
-	while (t->slots[h]) {
-		const struct fnkey *o = &t->k[t->slots[h] - 1];
-
-		if (o->name == k.name && o->file == k.file)
-			return t->slots[h];
-		h = (h + 1) & (t->nslots - 1);
-	}
-	if (t->n == t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 256;
-		struct fnkey *nk = realloc(t->k, nc * sizeof *nk);
-
-		if (!nk)
-			return 0;
-		t->k = nk;
-		t->cap = nc;
-	}
-	t->k[t->n++] = k;
-	t->slots[h] = (uint32_t)t->n;
 	*fresh = 1;
-	return t->n;
+	return ++*nfns;
 }
 
 /* ---- the profile -------------------------------------------------------- */
@@ -246,7 +200,8 @@ static void comment(struct pt_pb *p, struct strtab *st, const char *s)
 static int build(const struct pt_model *m, struct pt_pb *p, struct strtab *st)
 {
 	struct pt_pb tmp, line;
-	struct fntab ft = { 0 };
+	struct pt_map fns = { 0 };
+	uint32_t nfns = 0;
 	uint64_t *locs = NULL;
 	size_t maxframes = 1;
 	char buf[512];
@@ -317,7 +272,7 @@ static int build(const struct pt_model *m, struct pt_pb *p, struct strtab *st)
 			name = f->name;
 		k.name = st_id(st, name);
 		k.file = st_id(st, f->file);
-		fid = fn_id(&ft, k, &fresh);
+		fid = fn_id(&fns, &nfns, k, &fresh);
 		if (!fid)
 			goto out;
 		if (fresh) {
@@ -379,8 +334,7 @@ static int build(const struct pt_model *m, struct pt_pb *p, struct strtab *st)
 						: pt_pb_error(&tmp);
 out:
 	free(locs);
-	free(ft.k);
-	free(ft.slots);
+	pt_map_free(&fns);
 	pt_pb_free(&tmp);
 	pt_pb_free(&line);
 	return rc;
