@@ -230,6 +230,16 @@ static void stop_following_exec(void)
 	PT_MARK(follow_exec_off);
 }
 
+/* The trace's time origin: wall clock for the header, monotonic for the
+ * offsets of every timed record. */
+static void mark_start_time(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pt_g.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	pt_g.start_mono_ns = pt_now_ns();
+}
+
 static void disable_quietly(void)
 {
 	atomic_store(&pt_ks_state, 1);
@@ -316,10 +326,7 @@ void pt_runtime_start(void)
 			return;
 		}
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	pt_g.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	pt_g.start_mono_ns = pt_now_ns();
+	mark_start_time();
 	pt_g.pid = getpid();
 	if (pt_writer_open(msg, sizeof msg) < 0) {
 		env_error(msg);
@@ -360,10 +367,7 @@ void pt_runtime_fork_child(void)
 	atomic_store(&pt_g.peak, atomic_load(&pt_g.heap) + atomic_load(&pt_g.mapped));
 	atomic_store(&pt_g.total_allocs, 0);
 	atomic_store(&pt_g.total_alloc_bytes, 0);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	pt_g.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	pt_g.start_mono_ns = pt_now_ns();
+	mark_start_time();
 	pt_writer_reset_child();
 	/* The writer starts with the child's first sample (hooks.c), so a
 	 * child that only execs leaves no trace of its own. */
