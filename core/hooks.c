@@ -205,9 +205,13 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 	if (__builtin_expect(pt_pyalloc_pending(), 0) && pt_pyglue_active())
 		pt_pyalloc_try_install();
 	struct sample_ctx c = { 0 };
-	if (pt_guard_run(capture_guarded, &c) == PT_GUARD_FAULTED) {
-		PT_MARK(sample_capture_faulted);
-		return; /* the kill-switch is tripped; nothing else to do */
+	if (pt_walk_enter()) {
+		int rc = pt_guard_run(capture_guarded, &c);
+		pt_walk_leave();
+		if (rc == PT_GUARD_FAULTED) {
+			PT_MARK(sample_capture_faulted);
+			return; /* the kill-switch is tripped; nothing else to do */
+		}
 	}
 	/* Exact mode records every block, so a free needs no lookup to know
 	 * it was recorded: the table (a cache and TLB miss per call on tens of

@@ -268,8 +268,19 @@ static void on_trip(const char *reason)
 	pt_writer_note_trip(reason);
 }
 
+static void atfork_prepare(void)
+{
+	pt_walk_fork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	pt_walk_fork_parent();
+}
+
 static void atfork_child(void)
 {
+	pt_walk_fork_child();
 	pt_guard_fork_child();
 	pt_runtime_fork_child();
 }
@@ -336,7 +347,7 @@ void pt_runtime_start(void)
 		env_error("cannot start the writer thread");
 		return;
 	}
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	atomic_compare_exchange_strong(&pt_g.phase, &expected, 2);
 	atomic_fetch_add(&pt_g.gen, 1); /* threads set their sampler up again */
 	PT_MARK(runtime_started);

@@ -206,6 +206,14 @@ const char *pt_writer_path(void);
  * Returns the stack id, or 0 on failure. Runs inside a guarded region. */
 uint32_t pt_stack_capture(void);
 int pt_stack_init(void);
+/* The fork gate around stack walks and loader iteration (stack.c): enter
+ * returns false (walk nothing) while a fork is in progress; the three
+ * others are the pthread_atfork handlers. */
+bool pt_walk_enter(void);
+void pt_walk_leave(void);
+void pt_walk_fork_prepare(void);
+void pt_walk_fork_parent(void);
+void pt_walk_fork_child(void);
 
 /* Start-up environment checks (envcheck.c). Returns 0 when all pass, else
  * a negative code with a one-line message in msg. */

@@ -26,8 +26,11 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "contracts/covmarks.h"
 #include "core/pyglue.h"
@@ -94,4 +97,61 @@ uint32_t pt_stack_capture(void)
 		return 0;
 	}
 	return pt_intern_put(&pt_g.stacks, frames, (uint32_t)(nf * sizeof frames[0]));
+}
+
+/* ---- fork safety ---------------------------------------------------------
+ *
+ * libunwind and the loader take locks of their own while a stack is walked
+ * (libunwind's caches, dl_iterate_phdr's). A fork while another thread
+ * holds one leaves it held forever in the child, whose first sample then
+ * deadlocks (seen: e2e.fork200, once in a few runs). So walks pass through
+ * a gate: pthread_atfork's prepare handler closes it and waits until no
+ * walk is in progress (walks take microseconds; the wait is bounded at
+ * 100 ms), and the parent and child handlers open it again. A sample that
+ * finds the gate closed is recorded without a stack. Should the wait time
+ * out, the child never walks native stacks (its samples keep their Python
+ * frames). Enter/leave are two atomic operations on the sampled path only.
+ */
+static atomic_int walkers;      /* threads inside a walk */
+static atomic_int gate_closed;  /* a fork is in progress */
+static int child_unsafe;        /* a walk was in progress at fork time */
+
+bool pt_walk_enter(void)
+{
+	atomic_fetch_add_explicit(&walkers, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&gate_closed, memory_order_seq_cst) || child_unsafe) {
+		atomic_fetch_sub_explicit(&walkers, 1, memory_order_seq_cst);
+		PT_MARK(walk_gate_closed);
+		return false;
+	}
+	return true;
+}
+
+void pt_walk_leave(void)
+{
+	atomic_fetch_sub_explicit(&walkers, 1, memory_order_seq_cst);
+}
+
+void pt_walk_fork_prepare(void)
+{
+	atomic_store_explicit(&gate_closed, 1, memory_order_seq_cst);
+	for (int i = 0; i < 2000 && atomic_load_explicit(&walkers, memory_order_seq_cst); i++) {
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void pt_walk_fork_parent(void)
+{
+	atomic_store_explicit(&gate_closed, 0, memory_order_seq_cst);
+}
+
+void pt_walk_fork_child(void)
+{
+	if (atomic_load_explicit(&walkers, memory_order_relaxed)) {
+		PT_MARK(walk_unsafe_in_child);
+		child_unsafe = 1;
+	}
+	atomic_store_explicit(&walkers, 0, memory_order_relaxed);
+	atomic_store_explicit(&gate_closed, 0, memory_order_seq_cst);
 }

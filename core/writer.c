@@ -403,14 +403,19 @@ static int adds_cb(struct dl_phdr_info *info, size_t size, void *data)
 static void emit_modules(bool force)
 {
 	unsigned long long adds = 0;
+	if (!pt_walk_enter())
+		return; /* a fork is in progress: the loader's lock must be free */
 	dl_iterate_phdr(adds_cb, &adds);
-	if (!force && adds == W.dl_adds)
+	if (!force && adds == W.dl_adds) {
+		pt_walk_leave();
 		return;
+	}
 	W.dl_adds = adds;
 	struct mod_scan ms;
 	ssize_t n = readlink("/proc/self/exe", ms.exe, sizeof ms.exe - 1);
 	ms.exe_len = n > 0 ? (size_t)n : 0;
 	dl_iterate_phdr(module_cb, &ms);
+	pt_walk_leave();
 }
 
 /* ---- peak, ticks -------------------------------------------------------- */
