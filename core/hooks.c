@@ -26,6 +26,8 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +64,8 @@ static void tls_init(struct pt_tls *t)
 {
 	t->gen = atomic_load_explicit(&pt_g.gen, memory_order_relaxed);
 	t->tid = (uint32_t)syscall(SYS_gettid);
+	t->name_check = 0;
+	memset(t->name, 0, sizeof t->name);
 	uint64_t seed = pt_now_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
 	t->rng = seed ? seed : 0x853c49e6748fea9bULL;
 	/* before start: never sample (the generation changes at start) */
@@ -197,6 +201,32 @@ static void push_or_drop(const struct pt_event *ev, bool must)
 	}
 }
 
+/* The thread's name goes to the trace from the thread itself (one prctl,
+ * no descriptor: the writer reading /proc/self/task/N/comm would open one,
+ * and a program closing every descriptor could hand its number to a file
+ * of its own before our close). Read at the thread's first sample and
+ * every 64th after it, so a later pthread_setname_np is seen; pushed
+ * before the sample, so the writer has it first. */
+static void note_thread_name(struct pt_tls *t)
+{
+	if (t->name_check--)
+		return;
+	t->name_check = 63;
+	char name[16] = { 0 };
+	if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0 || !name[0])
+		return;
+	name[15] = 0;
+	if (memcmp(name, t->name, sizeof name) == 0)
+		return;
+	struct pt_event ev = { .kind = PT_EV_THREAD, .tid = t->tid };
+	memcpy(&ev.addr, name, 8);
+	memcpy(&ev.size, name + 8, 8);
+	if (pt_ring_push(&pt_g.ring, &ev) == 0)
+		memcpy(t->name, name, sizeof name);
+	else
+		t->name_check = 0; /* the ring is full: again at the next sample */
+}
+
 static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 {
 	uint64_t weight = pt_g.cfg.mode == PT_MODE_EXACT
@@ -223,6 +253,7 @@ static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 	}
 	if (__builtin_expect(!atomic_load_explicit(&pt_writer_running, memory_order_relaxed), 0))
 		pt_writer_child_start(); /* first sample of a fork child */
+	note_thread_name(t);
 	struct pt_event ev = {
 		.kind = PT_EV_ALLOC, .flags = flags, .tid = t->tid,
 		.addr = (uintptr_t)p, .size = req, .weight = weight, .stack = c.stack,

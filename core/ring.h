@@ -24,7 +24,7 @@
 enum pt_ev_kind {
 	PT_EV_ALLOC = 1, /* addr, size, weight, stack, tid */
 	PT_EV_FREE = 2,  /* addr */
-	PT_EV_THREAD = 3, /* tid, stack = interned name id */
+	PT_EV_THREAD = 3, /* tid; the name's 16 bytes (NUL-padded) in addr and size */
 };
 
 struct pt_event {

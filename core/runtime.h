@@ -64,6 +64,8 @@ struct pt_tls {
 	uint32_t tid;          /* kernel thread id */
 	int pyarena;           /* >0 inside pymalloc's arena allocator: its mmaps
 				  are counted but not sampled (pyalloc.c) */
+	uint32_t name_check;   /* samples until the thread's name is read again */
+	char name[16];         /* the name last sent to the writer ("" : none) */
 };
 
 extern __thread struct pt_tls pt_tls PT_TLS_IE;

@@ -28,7 +28,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -38,6 +37,7 @@
 #include "contracts/covmarks.h"
 #include "contracts/fmt.h"
 #include "core/encoder.h"
+#include "core/fd.h"
 #include "core/guard.h"
 #include "core/pyglue.h"
 #include "core/runtime.h"
@@ -50,7 +50,6 @@
 #define FLUSH_NS (100u * 1000000u)
 #define MODULES_NS (100u * 1000000u)
 #define MAX_MODULES 4096
-#define TID_SET (1u << 16)
 
 atomic_int pt_writer_running;
 
@@ -65,7 +64,6 @@ static struct {
 	atomic_int done;            /* the final chunk is written */
 	atomic_int child_claim;     /* one thread starts a fork child's writer */
 	uint8_t *emitted_stacks, *emitted_strings, *emitted_pyframes; /* bitmaps */
-	uint32_t *tids;             /* open-addressing set of named threads */
 	uint64_t last_tick, last_flush, last_modules, last_drops;
 	uint64_t peak_emitted;      /* bytes of the last PEAK written */
 	unsigned peak_seq_seen;
@@ -326,29 +324,13 @@ static void read_small_file(const char *path, char *out, size_t cap, size_t *len
 	close(fd);
 }
 
-static void emit_thread(uint32_t tid)
+static void emit_thread(const struct pt_event *ev)
 {
-	if (!W.tids || !tid)
-		return;
-	uint32_t i = (tid * 2654435761u) & (TID_SET - 1);
-	for (uint32_t probes = 0; probes < TID_SET; probes++, i = (i + 1) & (TID_SET - 1)) {
-		if (W.tids[i] == tid)
-			return;
-		if (W.tids[i] == 0)
-			break;
-	}
-	W.tids[i] = tid;
-	char path[64], name[64];
-	struct pt_buf b;
-	pt_buf_init(&b, path, sizeof path);
-	pt_buf_puts(&b, "/proc/self/task/");
-	pt_buf_putu(&b, tid);
-	pt_buf_puts(&b, "/comm");
-	size_t n;
-	read_small_file(path, name, sizeof name, &n);
-	while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0'))
-		n--;
-	EMIT(pt_enc_thread(&W.enc, tid, name, n));
+	char name[16];
+	memcpy(name, &ev->addr, 8);
+	memcpy(name + 8, &ev->size, 8);
+	size_t n = strnlen(name, sizeof name);
+	EMIT(pt_enc_thread(&W.enc, ev->tid, name, n));
 }
 
 struct mod_scan {
@@ -492,12 +474,14 @@ static void handle(const struct pt_event *ev, size_t pos)
 	switch (ev->kind) {
 	case PT_EV_ALLOC:
 		W.saw_alloc = 1;
-		emit_thread(ev->tid);
 		emit_stack(ev->stack);
 		EMIT(pt_enc_alloc(&W.enc, ev->tid, ev->addr, ev->size, ev->weight, ev->stack));
 		break;
 	case PT_EV_FREE:
 		EMIT(pt_enc_free(&W.enc, ev->addr));
+		break;
+	case PT_EV_THREAD:
+		emit_thread(ev);
 		break;
 	default:
 		break; /* a skipped cell */
@@ -685,15 +669,7 @@ static int create_file(void)
 	/* Out of the way of the numbers programs use (they open the lowest
 	 * free one): a program that closes every descriptor and opens files
 	 * again is then unlikely to get ours back at all. */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur >= 64) {
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur - rl.rlim_cur / 4));
-		if (high >= 0) {
-			close(fd);
-			fd = high;
-		}
-	}
+	fd = pt_fd_move_high(fd);
 	W.fd = fd;
 	struct stat st;
 	if (fstat(fd, &st) == 0) {
@@ -724,10 +700,7 @@ static int map_buffers(void)
 		W.emitted_strings = pt_map_zeroed(bitmap_bytes(&pt_g.strings));
 	if (!W.emitted_pyframes)
 		W.emitted_pyframes = pt_map_zeroed(bitmap_bytes(&pt_g.pyframes));
-	if (!W.tids)
-		W.tids = pt_map_zeroed(TID_SET * sizeof(uint32_t));
-	if (!W.buf || !W.emitted_stacks || !W.emitted_strings || !W.emitted_pyframes ||
-	    !W.tids)
+	if (!W.buf || !W.emitted_stacks || !W.emitted_strings || !W.emitted_pyframes)
 		return -ENOMEM;
 	pt_enc_init(&W.enc, W.buf, CHUNK_CAP);
 	return 0;
@@ -806,7 +779,6 @@ void pt_writer_reset_child(void)
 	pt_zero_mapping(W.emitted_stacks, bitmap_bytes(&pt_g.stacks));
 	pt_zero_mapping(W.emitted_strings, bitmap_bytes(&pt_g.strings));
 	pt_zero_mapping(W.emitted_pyframes, bitmap_bytes(&pt_g.pyframes));
-	pt_zero_mapping(W.tids, TID_SET * sizeof(uint32_t));
 }
 
 void pt_writer_child_start(void)

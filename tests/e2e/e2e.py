@@ -169,6 +169,16 @@ def threads(c):
         tids = {r["tid"] for r in recs if r["type"] == "alloc"}
         check(len(tids) >= 8, f"allocations from >= 8 threads expected, saw {len(tids)}")
         check(recs[-1]["type"] == "end", "trace ends with END")
+        names = {}
+        for r in recs:
+            if r["type"] == "thread":
+                names.setdefault(r["tid"], []).append(r["name"])
+        check(tids <= set(names), f"every allocating thread is named: {tids - set(names)}")
+        seen = {n for ns in names.values() for n in ns}
+        want = {f"worker-{i}" for i in range(8)}
+        check(want <= seen, f"thread names {sorted(want - seen)} missing: {names}")
+        if mode == "exact":
+            check("renamed-0" in seen, f"a rename is followed: {names}")
 
 
 @case
@@ -312,33 +322,45 @@ def closed_descriptor(c):
     """A program that closes every descriptor below 1024 and then opens files
     until the limit: the profiler must never write into, or close, a file of
     the program's. With a low descriptor limit the trace's number is reused
-    by the program (the writer must notice and stop); with the usual high
-    limit the trace's descriptor sits above the program's range."""
+    by the program (the writer must notice and stop); with a higher one the
+    trace's descriptor, and the pipe libunwind validates addresses with, sit
+    above the program's range (before that pipe was moved, libunwind wrote
+    into and closed the program's files at 3 and 4)."""
     import resource
     out = os.path.join(c.tmp, "closer.out")
     argv = [c.prog("closer"), out]
     want = b"closer: 16 files, 200 bytes each\n"
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 
-    def low_limit():
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    def limit(n):
+        def set_limit():
+            if n is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+        return set_limit
 
-    for limited in (False, True):
+    for lim in (None, 256, 4096):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("PEAKTRACE_") and k != "LD_PRELOAD"}
         base = subprocess.run(argv, capture_output=True, env=env, timeout=120,
-                              preexec_fn=low_limit if limited else None)
+                              preexec_fn=limit(lim))
         check(base.returncode == 0 and base.stdout == want, f"unprofiled run: {base}")
         odir = tempfile.mkdtemp(prefix="out-", dir=c.tmp)
-        env.update(LD_PRELOAD=c.lib, PEAKTRACE_OUT=odir)
-        p = subprocess.run(argv, capture_output=True, env=env, timeout=120,
-                           preexec_fn=low_limit if limited else None)
-        check(p.returncode == 0,
-              f"limit {limited}: the program failed (status {p.returncode}): "
-              f"a descriptor of its own was closed or written to")
-        check(p.stdout == want, f"limit {limited}: the program's files were changed: {p.stdout!r}")
-        if limited:
-            check(b"profiling disabled" in p.stderr, f"the trip is reported: {p.stderr!r}")
+        mfile = os.path.join(c.tmp, f"marks-{lim}")
+        env.update(LD_PRELOAD=c.lib, PEAKTRACE_OUT=odir, PEAKTRACE_COVMARKS_OUT=mfile)
+        # the race it guards against is a matter of timing: a few runs each
+        for _ in range(3):
+            p = subprocess.run(argv, capture_output=True, env=env, timeout=120,
+                               preexec_fn=limit(lim))
+            check(p.returncode == 0,
+                  f"limit {lim}: the program failed (status {p.returncode}): "
+                  f"a descriptor of its own was closed or written to")
+            check(p.stdout == want, f"limit {lim}: the program's files were changed: {p.stdout!r}")
+            if lim == 256:
+                check(b"profiling disabled" in p.stderr, f"the trip is reported: {p.stderr!r}")
+        if c.debug and lim == 4096 and min(lim, hard) == 4096:
+            m = marks(mfile)
+            check(m.get("pipe_in_runtime", 0) > 0 and m.get("fd_moved_high", 0) >= 3,
+                  f"libunwind's pipe and the trace were moved high: {m}")
         for t in glob.glob(os.path.join(odir, "peaktrace-*.ptrace")):
             c.decode(t)
 

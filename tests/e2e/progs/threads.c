@@ -1,5 +1,7 @@
 /* threads.c: 8 threads allocate, realloc and hand blocks to the next
- * thread, which frees them (frees across threads). Deterministic output. */
+ * thread, which frees them (frees across threads). Deterministic output.
+ * Thread i names itself "worker-i"; worker 0 renames itself "renamed-0"
+ * halfway through (the trace must follow). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,12 @@ static void *worker(void *arg)
 	struct box *next = &boxes[(me + 1) % NT];
 	struct box *mine = &boxes[me];
 	unsigned seed = (unsigned)me * 7919u + 1;
+	char name[16];
+	snprintf(name, sizeof name, "worker-%d", me);
+	pthread_setname_np(pthread_self(), name);
 	for (int r = 0; r < ROUNDS; r++) {
+		if (me == 0 && r == ROUNDS / 2)
+			pthread_setname_np(pthread_self(), "renamed-0");
 		seed = seed * 1103515245u + 12345u;
 		size_t n = 16 + (seed >> 8) % 4096;
 		char *p = malloc(n);

@@ -1,0 +1,20 @@
+/*
+ * fd.h: descriptors the runtime makes, kept out of the program's way.
+ *
+ * Programs open the lowest free number, and daemons close every number
+ * below some bound and open files again. A descriptor of ours in that range
+ * can be closed under us and its number handed to a file of the program's,
+ * which we must then neither write nor close. So the few descriptors the
+ * runtime keeps (the trace file; libunwind's memory-validation pipe, made
+ * inside our stack walks) are moved to the top quarter of RLIMIT_NOFILE.
+ */
+#ifndef PT_FD_H
+#define PT_FD_H
+
+/* Moves fd to a number in the top quarter of the descriptor limit
+ * (close-on-exec) and returns the new number; returns fd unchanged when
+ * the limit is too small, unlimited, or the move fails. The low number is
+ * closed only while it still names the same open file. */
+int pt_fd_move_high(int fd);
+
+#endif
