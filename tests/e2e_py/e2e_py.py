@@ -362,7 +362,10 @@ def numpy_mixed(c):
 def threads(c):
     p = prog("threads.py")
     chunk = 64 << 10
-    for env in ({"PEAKTRACE_MODE": "exact"}, {"PEAKTRACE_SAMPLE_BYTES": "16k"}):
+    # 64 KiB blocks at S = 4 KiB: p = 1 - exp(-16), weights ~n. (At 16 KiB,
+    # p = 0.982, and worker0's 64 blocks missed the 5% bound about one run
+    # in 120: seen in CI-like loops.)
+    for env in ({"PEAKTRACE_MODE": "exact"}, {"PEAKTRACE_SAMPLE_BYTES": "4k"}):
         traces, _, _ = same_as_unprofiled(c, [c.py, p], env)
         trace = one_trace(traces)
         recs = whole(c, trace, keep=("alloc",))
@@ -373,7 +376,6 @@ def threads(c):
         for k, n in enumerate((64, 128, 192, 256)):
             fr = c.frame(p, "w%d" % k, "worker%d" % k)
             got, want = bytes_in(st, fr), n * chunk
-            # 64 KiB blocks are sampled with p >= 0.98 at 16k: weights ~n
             check(near(got, want, 0.05), f"{env}: {fr}: {got} bytes, want {want} +-5%")
             outer = [frames(s)[0] for s in stacks_with(st, fr)]
             check(all(re.match(r"^(Thread\.)?_bootstrap \(.*threading\.py:\d+\)$", o)
