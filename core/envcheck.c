@@ -135,6 +135,7 @@ static int check_chunk_sizes(struct pt_buf *b)
 		f(q);
 	}
 	pt_glibc_chunk_sizes = ok;
+	pt_fast_gate_set(ok);
 	pt_buf_puts(b, ok ? "usable sizes read from glibc's chunk headers"
 			  : "usable sizes through malloc_usable_size (chunk headers differ)");
 	return 0;

@@ -73,6 +73,10 @@
 typedef void (*ks_listener_fn)(const char *reason);
 
 atomic_int pt_ks_state;
+/* 1 while the shims' inline fast path may run: profiling active and usable
+ * sizes readable from glibc's chunk headers (runtime.h). One load on the
+ * fast path stands for both; a trip closes it. */
+atomic_int pt_fast_gate;
 static char ks_reason[KS_REASON_MAX];   /* first trip's reason; NUL-ended */
 static atomic_int ks_reason_ready;       /* 1 once ks_reason is complete */
 static _Atomic(ks_listener_fn) ks_listener;
@@ -86,6 +90,7 @@ bool pt_ks_trip(const char *reason)
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
 		return false;
+	atomic_store_explicit(&pt_fast_gate, 0, memory_order_relaxed);
 
 	int saved = errno;
 	if (!reason || !*reason)

@@ -43,7 +43,7 @@
 #include "contracts/banned.h"
 
 __thread struct pt_tls pt_tls PT_TLS_IE;
-struct pt_state pt_g;
+struct pt_state pt_g = { .live = PT_LIVE_INITIALIZER, .maps = PT_LIVE_INITIALIZER };
 
 uint64_t pt_now_ns(void)
 {
@@ -60,6 +60,14 @@ static int64_t next_countdown(struct pt_tls *t)
 	return pt_sampler_draw(&t->rng, pt_sample_bytes());
 }
 
+/* Sets the sampler's countdown, first accounting the bytes requested
+ * against the old one (the fast path keeps no byte total of its own). */
+static inline void set_countdown(struct pt_tls *t, int64_t v)
+{
+	t->nbytes += (uint64_t)(t->cd_mark - t->countdown);
+	t->countdown = t->cd_mark = v;
+}
+
 static void tls_init(struct pt_tls *t)
 {
 	t->gen = atomic_load_explicit(&pt_g.gen, memory_order_relaxed);
@@ -68,8 +76,16 @@ static void tls_init(struct pt_tls *t)
 	memset(t->name, 0, sizeof t->name);
 	uint64_t seed = pt_now_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
 	t->rng = seed ? seed : 0x853c49e6748fea9bULL;
-	/* before start: never sample (the generation changes at start) */
-	t->countdown = pt_started() ? next_countdown(t) : INT64_MAX / 2;
+	/* before start: never sample, but stay on the slow path, which sets
+	 * the thread up again once the generation changes at start */
+	t->countdown = t->cd_mark = pt_started() ? next_countdown(t) : 0;
+}
+
+void pt_tls_reinit_self(void)
+{
+	/* a fork child: its totals start at 0, its heap is the parent's */
+	pt_tls.nallocs = pt_tls.nbytes = 0;
+	tls_init(&pt_tls);
 }
 
 static inline struct pt_tls *tls_get(void)
@@ -150,6 +166,8 @@ static inline void left_peak(void)
 
 static void flush_delta(struct pt_tls *t)
 {
+	t->nbytes += (uint64_t)(t->cd_mark - t->countdown);
+	t->cd_mark = t->countdown;
 	if (t->nallocs) {
 		atomic_fetch_add_explicit(&pt_g.total_allocs, t->nallocs, memory_order_relaxed);
 		atomic_fetch_add_explicit(&pt_g.total_alloc_bytes, t->nbytes, memory_order_relaxed);
@@ -275,10 +293,11 @@ static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t f
 {
 	if (!pt_started() || t->busy)
 		return;
+	t->nallocs++;
 	t->countdown -= (int64_t)(req > INT64_MAX ? INT64_MAX : req);
 	if (__builtin_expect(t->countdown > 0, 1))
 		return;
-	t->countdown = next_countdown(t);
+	set_countdown(t, next_countdown(t));
 	PT_MARK(sampled);
 	t->busy++;
 	sample(t, p, req, flags);
@@ -301,11 +320,11 @@ void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 	 * would miss the very block that made it. */
 	if (t->countdown <= 0) {
 		if (!pt_started()) {
-			t->countdown = INT64_MAX / 2; /* nothing is sampled before start */
+			set_countdown(t, 0); /* nothing is sampled before start */
 		} else if (t->busy) {
-			t->countdown = next_countdown(t); /* nor from inside the runtime */
+			set_countdown(t, next_countdown(t)); /* nor from inside the runtime */
 		} else {
-			t->countdown = next_countdown(t);
+			set_countdown(t, next_countdown(t));
 			PT_MARK(sampled);
 			t->busy++;
 			sample(t, p, req, 0);

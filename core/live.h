@@ -39,15 +39,24 @@ struct pt_live {
 	_Alignas(64) struct pt_live_slot *slots; /* 2^k slots */
 	size_t mask;
 	size_t limit;               /* max occupied (live + tombstones) */
-	atomic_uint_least16_t *filter; /* 2^PT_LIVE_FILTER_LOG2 counters */
+	atomic_uint_least16_t *filter; /* 2^PT_LIVE_FILTER_LOG2 counters; never
+				       NULL: pt_live_no_filter when unmapped */
 	bool all;                   /* exact mode: every block counts as sampled
-				       and the table itself is not used */
+				       (the filter is all ones) and the table
+				       itself is not used */
 	/* written by inserts and removes: another line */
 	_Alignas(64) atomic_size_t occupied; /* slots ever taken (live + tombstones) */
 	atomic_size_t live;         /* keys currently present */
 };
 
+/* The filter of a table not (or no longer) mapped: all zeros. A struct
+ * pt_live must point its filter here before pt_live_init (PT_LIVE_INITIALIZER). */
+extern atomic_uint_least16_t pt_live_no_filter[];
+#define PT_LIVE_INITIALIZER { .filter = pt_live_no_filter }
+
 int pt_live_init(struct pt_live *t, unsigned slots_log2);
+/* Exact mode: every address counts as sampled (the filter all ones). */
+void pt_live_set_all(struct pt_live *t);
 void pt_live_destroy(struct pt_live *t);
 /* Empties the table (fork child). Not concurrent with other calls. */
 void pt_live_reset(struct pt_live *t);
@@ -57,8 +66,7 @@ static inline bool pt_live_maybe(const struct pt_live *t, uintptr_t addr)
 {
 	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ULL;
 	size_t f = (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
-	return t->all || (t->filter &&
-			  atomic_load_explicit(&t->filter[f], memory_order_relaxed) != 0);
+	return atomic_load_explicit(&t->filter[f], memory_order_relaxed) != 0;
 }
 
 /* Adds addr with val. Returns 0, or -ENOSPC when the table is full. */

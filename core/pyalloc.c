@@ -66,7 +66,6 @@ static inline void py_sampled_alloc(void *p, size_t n)
 		return; /* served by PyMem_RawMalloc: the malloc shim saw it */
 	struct pt_tls *t = &pt_tls;
 	t->nallocs++;
-	t->nbytes += n;
 	t->countdown -= (int64_t)n;
 	if (__builtin_expect(t->countdown <= 0, 0))
 		pt_slow_alloc(t, p, n);

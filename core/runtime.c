@@ -243,6 +243,7 @@ static void mark_start_time(void)
 static void disable_quietly(void)
 {
 	atomic_store(&pt_ks_state, 1);
+	atomic_store(&pt_fast_gate, 0);
 }
 
 /* Fail fast, or disable, per PEAKTRACE_ON_ENV_ERROR. */
@@ -295,7 +296,8 @@ static int map_tables(void)
 	    pt_intern_init(&pt_g.strings, 16, 16u << 20) < 0 ||
 	    pt_intern_init(&pt_g.pyframes, 18, 16u << 20) < 0)
 		return -ENOMEM;
-	pt_g.live.all = exact; /* exact mode: every free is recorded (hooks.c) */
+	if (exact)
+		pt_live_set_all(&pt_g.live); /* every free is recorded (hooks.c) */
 	return 0;
 }
 
@@ -359,6 +361,7 @@ void pt_runtime_fork_child(void)
 		return;
 	}
 	atomic_fetch_add(&pt_g.gen, 1);
+	pt_tls_reinit_self(); /* the forking thread, the child's only one */
 	pt_g.pid = getpid();
 	if (!pt_g.cfg.follow_fork || !pt_ks_active()) {
 		atomic_store(&pt_g.phase, 3);

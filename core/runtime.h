@@ -55,9 +55,13 @@ struct pt_config {
 
 struct pt_tls {
 	int64_t delta;         /* heap bytes not yet added to the global count */
-	int64_t countdown;     /* bytes until the next sample */
+	int64_t countdown;     /* bytes until the next sample (0 before start:
+				  every allocation takes the slow path) */
+	int64_t cd_mark;       /* countdown when last set or accounted: the
+				  bytes requested since are cd_mark - countdown */
 	uint64_t nallocs;      /* allocations not yet added to pt_g.total_allocs */
-	uint64_t nbytes;       /* requested bytes not yet added to total_alloc_bytes */
+	uint64_t nbytes;       /* requested bytes not yet added to total_alloc_bytes
+				  (slow paths only; see cd_mark) */
 	unsigned gen;          /* pt_g.gen this state was set up for (0: never) */
 	int busy;              /* reentrancy depth: >0 means no sampling */
 	uint64_t rng;          /* xorshift state */
@@ -138,6 +142,21 @@ static inline bool pt_ks_active_inline(void)
  * of every kind of block exactly as malloc_usable_size does. */
 extern bool pt_glibc_chunk_sizes;
 
+/* guard.c: 1 while profiling is active and pt_glibc_chunk_sizes holds (the
+ * shims' fast path: one load for both); the kill-switch closes it. */
+extern atomic_int pt_fast_gate;
+static inline bool pt_fast_gate_open(void)
+{
+	return atomic_load_explicit(&pt_fast_gate, memory_order_relaxed) != 0;
+}
+/* Opens (when profiling is still active) or closes the gate. */
+static inline void pt_fast_gate_set(bool open)
+{
+	atomic_store(&pt_fast_gate, open && pt_ks_active_inline());
+	if (!pt_ks_active_inline()) /* a trip raced with the opening */
+		atomic_store(&pt_fast_gate, 0);
+}
+
 static inline size_t pt_glibc_usable(const void *p)
 {
 	size_t field = ((const size_t *)p)[-1];
@@ -159,10 +178,11 @@ static inline void pt_fast_alloc(void *p, size_t req, size_t usable)
 	struct pt_tls *t = &pt_tls;
 	t->delta += (int64_t)usable;
 	t->nallocs++;
-	t->nbytes += req;
 	t->countdown -= (int64_t)req;
-	if (__builtin_expect((t->countdown <= 0) | (t->delta > PT_BATCH_BYTES) |
-			     (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)), 0))
+	/* A thread whose state is stale (new, set up before start) has a
+	 * countdown of 0 and lands in the slow path, which sets it up; a fork
+	 * child's thread is set up again by the atfork handler. */
+	if (__builtin_expect((t->countdown <= 0) | (t->delta > PT_BATCH_BYTES), 0))
 		pt_slow_alloc(t, p, req);
 }
 
@@ -186,6 +206,9 @@ void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len);
 
 /* Pushes a pending per-thread delta to the global counters. */
 void pt_flush_delta(void);
+/* Sets the calling thread's state up afresh (fork child: the fast path
+ * does not look at the generation). */
+void pt_tls_reinit_self(void);
 
 /* Start-up (constructor), fork child reset, and exit flush. */
 void pt_runtime_start(void);

@@ -50,7 +50,7 @@ static atomic_int resolve_state; /* 0 not yet, 1 resolving, 2 done */
 
 static inline int is_boot(const void *p)
 {
-	return (const uint8_t *)p >= boot_buf && (const uint8_t *)p < boot_buf + BOOT_SIZE;
+	return (uintptr_t)p - (uintptr_t)boot_buf < BOOT_SIZE; /* one compare */
 }
 
 static void *boot_alloc(size_t n, size_t align)
@@ -134,10 +134,22 @@ static inline size_t usable_size(void *p)
 	return pt_real.malloc_usable_size(p);
 }
 
+/* One load decides the fast path (pt_fast_gate: active, glibc headers
+ * readable); the rest is out of line. */
+static __attribute__((noinline)) void after_alloc_slow(void *p, size_t req)
+{
+	if (pt_ks_active())
+		pt_fast_alloc(p, req, usable_size(p));
+}
+
 static inline void after_alloc(void *p, size_t req)
 {
-	if (__builtin_expect(p != NULL, 1) && pt_ks_active())
-		pt_fast_alloc(p, req, usable_size(p));
+	if (__builtin_expect(p == NULL, 0))
+		return;
+	if (__builtin_expect(pt_fast_gate_open(), 1))
+		pt_fast_alloc(p, req, pt_glibc_usable(p));
+	else
+		after_alloc_slow(p, req);
 }
 
 static inline void before_free(void *p)
@@ -154,7 +166,7 @@ PT_EXPORT void *malloc(size_t n)
 	return p;
 }
 
-PT_EXPORT void free(void *p)
+static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (!p)
 		return;
@@ -169,6 +181,17 @@ PT_EXPORT void free(void *p)
 	}
 	before_free(p);
 	pt_real.free(p);
+}
+
+PT_EXPORT void free(void *p)
+{
+	/* the gate open implies the real functions are resolved */
+	if (__builtin_expect(p != NULL && !is_boot(p) && pt_fast_gate_open(), 1)) {
+		pt_fast_free(p, pt_glibc_usable(p));
+		pt_real.free(p);
+		return;
+	}
+	free_slow(p);
 }
 
 PT_EXPORT void *calloc(size_t n, size_t size)
