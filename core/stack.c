@@ -115,6 +115,7 @@ uint32_t pt_stack_capture(void)
 static atomic_int walkers;      /* threads inside a walk */
 static atomic_int gate_closed;  /* a fork is in progress */
 static int child_unsafe;        /* a walk was in progress at fork time */
+static int wait_timed_out;      /* prepare gave up waiting for the walkers */
 
 bool pt_walk_enter(void)
 {
@@ -135,23 +136,30 @@ void pt_walk_leave(void)
 void pt_walk_fork_prepare(void)
 {
 	atomic_store_explicit(&gate_closed, 1, memory_order_seq_cst);
+	if (PT_FAIL(fork_walk_wait)) {
+		wait_timed_out = 1;
+		return;
+	}
 	for (int i = 0; i < 2000 && atomic_load_explicit(&walkers, memory_order_seq_cst); i++) {
 		struct timespec ts = { 0, 50000 };
 		nanosleep(&ts, NULL);
 	}
+	wait_timed_out = atomic_load_explicit(&walkers, memory_order_seq_cst) != 0;
 }
 
 void pt_walk_fork_parent(void)
 {
+	wait_timed_out = 0;
 	atomic_store_explicit(&gate_closed, 0, memory_order_seq_cst);
 }
 
 void pt_walk_fork_child(void)
 {
-	if (atomic_load_explicit(&walkers, memory_order_relaxed)) {
+	if (wait_timed_out || atomic_load_explicit(&walkers, memory_order_relaxed)) {
 		PT_MARK(walk_unsafe_in_child);
 		child_unsafe = 1;
 	}
+	wait_timed_out = 0;
 	atomic_store_explicit(&walkers, 0, memory_order_relaxed);
 	atomic_store_explicit(&gate_closed, 0, memory_order_seq_cst);
 }

@@ -201,6 +201,37 @@ def fork200(c):
 
 
 @case
+def fork_walk_timeout(c):
+    """When the fork handler's wait for stack walks in progress times out
+    (failpoint fork_walk_wait), the child must never walk native stacks (a
+    lock libunwind or the loader held in another thread stays held in the
+    child): its samples are recorded without native frames, the parent's
+    keep theirs, and nothing hangs."""
+    mfile = os.path.join(c.tmp, "marks-fw")
+    traces, _ = same_as_unprofiled(c, [c.prog("forker"), "20"],
+                                   {"PEAKTRACE_FAILPOINTS": "fork_walk_wait=return",
+                                    "PEAKTRACE_SAMPLE_BYTES": "4096",
+                                    "PEAKTRACE_COVMARKS_OUT": mfile}, timeout=120)
+    parent = child = 0
+    for t in traces:
+        recs, _ = c.decode(t, expect_rc=(0,))
+        hdr = recs[0]
+        allocs = [r for r in recs if r["type"] == "alloc"]
+        if hdr.get("ppid") and any(os.path.basename(x) == f"peaktrace-{hdr['ppid']}.ptrace"
+                                   for x in traces):
+            child += 1
+            check(allocs and all(r["stack_id"] == 0 for r in allocs),
+                  f"{t}: a child after a timed-out wait walked a stack: "
+                  f"{[r['stack_id'] for r in allocs][:5]}")
+        else:
+            parent += 1
+            check(any(r["stack_id"] != 0 for r in allocs), f"{t}: the parent lost its stacks")
+    check(parent == 1 and child == 20, f"1 parent and 20 child traces expected: {parent}, {child}")
+    if c.debug:
+        check(marks(mfile).get("walk_unsafe_in_child", 0) >= 20, f"marks: {marks(mfile)}")
+
+
+@case
 def aligned(c):
     traces, _ = same_as_unprofiled(c, [c.prog("aligned")], {"PEAKTRACE_MODE": "exact"})
     st = c.collapsed(traces[0])
