@@ -20,6 +20,13 @@ void *pt_map_zeroed(size_t len)
 	int saved = errno;
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* Our tables are large and sparse (the live table's samples, the
+	 * interners' hash slots land on random pages): with transparent huge
+	 * pages on "always", every slot touched would make 2 MiB resident,
+	 * and the runtime's memory would be its tables' size, not what it
+	 * holds (measured: +20 MiB on bench_workload, +6 MiB without). */
+	if (p != MAP_FAILED)
+		madvise(p, len, MADV_NOHUGEPAGE);
 	errno = saved;
 	return p == MAP_FAILED ? NULL : p;
 }

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "core/arena.h"
 #include "contracts/contracts.h"
@@ -58,12 +57,6 @@ int pt_live_init(struct pt_live *t, unsigned slots_log2)
 	t->mask = n - 1;
 	t->limit = n - n / 4;
 	t->filter = filter;
-	/* Every insert and remove lands on a random slot: on a table of tens of
-	 * MiB the TLB misses dominate, which transparent huge pages remove
-	 * where the kernel allows them (harmless where it does not). */
-	int saved = errno;
-	madvise(t->slots, n * sizeof *t->slots, MADV_HUGEPAGE);
-	errno = saved;
 	return 0;
 }
 
