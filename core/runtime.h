@@ -173,10 +173,25 @@ void pt_slow_alloc(struct pt_tls *t, void *p, size_t req);
 void pt_slow_flush(struct pt_tls *t);
 void pt_slow_free(struct pt_tls *t, void *p);
 
+/* t->delta += v in one instruction. A signal handler that allocates on
+ * this thread then runs before or after it, never between a load and a
+ * store: split, the handler's bytes would be lost or ours counted twice,
+ * and the exact total would drift for good (e2e.signal_malloc_totals; a
+ * lock prefix is not needed against our own thread and would cost ~20
+ * cycles per call). */
+static inline void pt_delta_add(struct pt_tls *t, int64_t v)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("addq %1, %0" : "+m"(t->delta) : "er"(v));
+#else
+	__atomic_fetch_add(&t->delta, v, __ATOMIC_RELAXED);
+#endif
+}
+
 static inline void pt_fast_alloc(void *p, size_t req, size_t usable)
 {
 	struct pt_tls *t = &pt_tls;
-	t->delta += (int64_t)usable;
+	pt_delta_add(t, (int64_t)usable);
 	t->nallocs++;
 	t->countdown -= (int64_t)req;
 	/* A thread whose state is stale (new, set up before start) has a
@@ -189,7 +204,7 @@ static inline void pt_fast_alloc(void *p, size_t req, size_t usable)
 static inline void pt_fast_free(void *p, size_t usable)
 {
 	struct pt_tls *t = &pt_tls;
-	t->delta -= (int64_t)usable;
+	pt_delta_add(t, -(int64_t)usable);
 	if (__builtin_expect(t->delta < -PT_BATCH_BYTES, 0))
 		pt_slow_flush(t);
 	if (__builtin_expect(pt_live_maybe(&pt_g.live, (uintptr_t)p), 0))

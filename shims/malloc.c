@@ -235,7 +235,7 @@ PT_EXPORT void *realloc(void *p, size_t n)
 	} else if (n != 0) {
 		/* failed: p is still allocated; its bytes are still live */
 		PT_MARK(shim_realloc_failed);
-		pt_tls.delta += (int64_t)old_usable;
+		pt_delta_add(&pt_tls, (int64_t)old_usable);
 	}
 	return q;
 }
