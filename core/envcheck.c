@@ -72,7 +72,11 @@ static int check_symbols(struct pt_buf *b)
 static int check_unwind(struct pt_buf *b)
 {
 	void *ips[4];
+	/* as inside a sample: what libunwind sets up on first use (its
+	 * validation pipe, shims/pipe.c) is made the runtime's way */
+	pt_tls.busy++;
 	int n = PT_FAIL(envcheck_unwind) ? 0 : unw_backtrace(ips, 4);
+	pt_tls.busy--;
 	if (n <= 0) {
 		pt_buf_puts(b, "libunwind cannot walk this process's stack (unw_backtrace gave ");
 		pt_buf_puti(b, n);

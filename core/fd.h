@@ -4,9 +4,9 @@
  * Programs open the lowest free number, and daemons close every number
  * below some bound and open files again. A descriptor of ours in that range
  * can be closed under us and its number handed to a file of the program's,
- * which we must then neither write nor close. So the few descriptors the
- * runtime keeps (the trace file; libunwind's memory-validation pipe, made
- * inside our stack walks) are moved to the top quarter of RLIMIT_NOFILE.
+ * which we must then neither write nor close. So the one descriptor the
+ * runtime keeps, the trace file, is moved to the top quarter of
+ * RLIMIT_NOFILE (libunwind is kept from making any: shims/pipe.c).
  */
 #ifndef PT_FD_H
 #define PT_FD_H

@@ -100,6 +100,9 @@ void pt_shim_resolve(void)
 	RESOLVE(exit_, "_exit");
 	RESOLVE(Exit_, "_Exit");
 	RESOLVE(abort_, "abort");
+	RESOLVE(read, "read");
+	RESOLVE(write, "write");
+	RESOLVE(close, "close");
 	/* malloc last: its being set means the table is complete */
 	void *m = dlsym(RTLD_NEXT, "malloc");
 	atomic_store_explicit((_Atomic(void *) *)&pt_real.malloc, m, memory_order_release);

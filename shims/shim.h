@@ -27,6 +27,9 @@ struct pt_real {
 	void (*exit_)(int);   /* noreturn; the callers say so */
 	void (*Exit_)(int);
 	void (*abort_)(void);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	int (*close)(int);
 };
 
 extern struct pt_real pt_real;
