@@ -77,13 +77,30 @@ static inline void py_sampled_free(void *p)
 		pt_slow_free(&pt_tls, p);
 }
 
+/* The countdown is taken before the call, so that the common case (no
+ * sample due) ends in a tail call to pymalloc: no frame of ours, nothing
+ * done after it. Only a sample needs the block's address. */
+static __attribute__((noinline)) void *w_malloc_due(struct py_alloc *o, size_t n)
+{
+	void *p = o->fn_malloc(o->ctx, n);
+	if (p)
+		pt_slow_alloc(&pt_tls, p, n);
+	return p;
+}
+
 static void *w_malloc(void *ctx, size_t n)
 {
 	struct py_alloc *o = ctx;
-	void *p = o->fn_malloc(o->ctx, n);
-	if (pt_ks_active_inline())
-		py_sampled_alloc(p, n);
-	return p;
+	if (__builtin_expect(pt_ks_active_inline() && n - 1 < PYMALLOC_MAX, 1)) {
+		struct pt_tls *t = &pt_tls;
+		t->nallocs++;
+		t->countdown -= (int64_t)n;
+		if (__builtin_expect(t->countdown <= 0, 0))
+			return w_malloc_due(o, n);
+	}
+	/* larger blocks: pymalloc hands them to PyMem_RawMalloc, whose malloc
+	 * the malloc shim sees */
+	return o->fn_malloc(o->ctx, n);
 }
 
 static void *w_calloc(void *ctx, size_t nelem, size_t elsize)
@@ -96,16 +113,28 @@ static void *w_calloc(void *ctx, size_t nelem, size_t elsize)
 	return p;
 }
 
+static __attribute__((noinline)) void *w_realloc_due(struct py_alloc *o, void *ptr, size_t n)
+{
+	void *p = o->fn_realloc(o->ctx, ptr, n);
+	if (p)
+		pt_slow_alloc(&pt_tls, p, n);
+	return p;
+}
+
 static void *w_realloc(void *ctx, void *ptr, size_t n)
 {
 	struct py_alloc *o = ctx;
-	bool on = pt_ks_active_inline();
-	if (on)
+	if (__builtin_expect(pt_ks_active_inline(), 1)) {
 		py_sampled_free(ptr);
-	void *p = o->fn_realloc(o->ctx, ptr, n);
-	if (on)
-		py_sampled_alloc(p, n);
-	return p;
+		if (n - 1 < PYMALLOC_MAX) {
+			struct pt_tls *t = &pt_tls;
+			t->nallocs++;
+			t->countdown -= (int64_t)n;
+			if (__builtin_expect(t->countdown <= 0, 0))
+				return w_realloc_due(o, ptr, n);
+		}
+	}
+	return o->fn_realloc(o->ctx, ptr, n);
 }
 
 static void w_free(void *ctx, void *ptr)
