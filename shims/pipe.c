@@ -1,6 +1,6 @@
 /*
- * pipe.c: pipe2, read, write and close, interposed to keep libunwind's
- * validation pipe from ever touching a file of the program's.
+ * pipe.c: pipe2, read, write, close and syscall, interposed to keep
+ * libunwind's validation pipe from ever touching a file of the program's.
  *
  * libunwind (1.6) validates addresses while it unwinds by writing a byte
  * from each into a pipe of its own (mem_validate_pipe: mincore, then a
@@ -18,11 +18,16 @@
  *    number, and records its numbers and identity (device, inode);
  *  - read, write and close on either number act only while the number
  *    still names that pipe (one fstat); otherwise they fail with EBADF
- *    and touch nothing, and libunwind makes a new pipe.
+ *    and touch nothing, and libunwind makes a new pipe. libunwind writes
+ *    through syscall(SYS_write, ...), not write() (seen in CI: two bytes
+ *    of memory written into the program's files when the new pipe could
+ *    not be made at a full descriptor table), so syscall is checked the
+ *    same way for SYS_read, SYS_write and SYS_close.
  * Every other call is the plain C library function (cancellation points
  * stay cancellation points): one thread-local load more per call.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -115,4 +120,46 @@ PT_EXPORT int close(int fd)
 	if (__builtin_expect(pt_real.close != NULL, 1))
 		return pt_real.close(fd);
 	return (int)syscall(SYS_close, fd);
+}
+
+/* Before the real functions are known (the first calls of a process): the
+ * system call itself, as the C library's syscall() makes it. */
+static long raw_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+#if defined(__x86_64__)
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	if (ret < 0 && ret > -4096) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+#else
+	(void)n; (void)a1; (void)a2; (void)a3; (void)a4; (void)a5; (void)a6;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+PT_EXPORT long syscall(long n, ...)
+{
+	/* six argument registers, as the C library's own syscall() reads them
+	 * whatever the call passed */
+	va_list ap;
+	va_start(ap, n);
+	long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+	long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+	va_end(ap);
+	if (__builtin_expect(pt_tls.busy != 0, 0) &&
+	    (n == SYS_read || n == SYS_write || n == SYS_close) && !may_touch((int)a1))
+		return -1;
+	if (__builtin_expect(pt_real.syscall != NULL, 1))
+		return pt_real.syscall(n, a1, a2, a3, a4, a5, a6);
+	return raw_syscall(n, a1, a2, a3, a4, a5, a6);
 }

@@ -30,6 +30,7 @@ struct pt_real {
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*write)(int, const void *, size_t);
 	int (*close)(int);
+	long (*syscall)(long, ...);
 };
 
 extern struct pt_real pt_real;
