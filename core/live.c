@@ -34,7 +34,7 @@ static inline size_t filter_of(uintptr_t addr)
 /* What filter points to while no filter is mapped (before init, after
  * destroy): answers "not sampled" for every address, so the free fast path
  * needs no NULL check. Zero pages of .bss: nothing is written to it. */
-atomic_uint_least16_t pt_live_no_filter[(size_t)1 << PT_LIVE_FILTER_LOG2];
+atomic_uint_least8_t pt_live_no_filter[(size_t)1 << PT_LIVE_FILTER_LOG2];
 
 int pt_live_init(struct pt_live *t, unsigned slots_log2)
 {
@@ -42,7 +42,7 @@ int pt_live_init(struct pt_live *t, unsigned slots_log2)
 	 * empty filter to the new one in one store, never through NULL. */
 	size_t n = (size_t)1 << slots_log2;
 	struct pt_live_slot *slots = pt_map_zeroed(n * sizeof *slots);
-	atomic_uint_least16_t *filter = pt_map_zeroed(sizeof *filter << PT_LIVE_FILTER_LOG2);
+	atomic_uint_least8_t *filter = pt_map_zeroed(sizeof *filter << PT_LIVE_FILTER_LOG2);
 	if (!slots || !filter) {
 		if (slots)
 			pt_unmap(slots, n * sizeof *slots);
@@ -64,7 +64,7 @@ void pt_live_destroy(struct pt_live *t)
 {
 	if (t->slots)
 		pt_unmap(t->slots, (t->mask + 1) * sizeof *t->slots);
-	atomic_uint_least16_t *filter = t->filter;
+	atomic_uint_least8_t *filter = t->filter;
 	t->filter = pt_live_no_filter;
 	if (filter && filter != pt_live_no_filter)
 		pt_unmap((void *)filter, sizeof *filter << PT_LIVE_FILTER_LOG2);
@@ -103,14 +103,14 @@ void pt_live_reset(struct pt_live *t)
 
 static void filter_add(struct pt_live *t, uintptr_t addr, int d)
 {
-	atomic_uint_least16_t *c = &t->filter[filter_of(addr)];
-	uint_least16_t v = atomic_load_explicit(c, memory_order_relaxed);
+	atomic_uint_least8_t *c = &t->filter[filter_of(addr)];
+	uint_least8_t v = atomic_load_explicit(c, memory_order_relaxed);
 	for (;;) {
-		if (v == UINT16_MAX)
+		if (v == UINT8_MAX)
 			return; /* saturated: stays "maybe" for good */
 		if (d < 0 && v == 0)
 			return;
-		uint_least16_t nv = (uint_least16_t)(v + d);
+		uint_least8_t nv = (uint_least8_t)(v + d);
 		if (atomic_compare_exchange_weak_explicit(c, &v, nv, memory_order_relaxed,
 							  memory_order_relaxed))
 			return;

@@ -3,7 +3,8 @@
  *
  * Every free() asks "was this block sampled?"; almost always the answer is
  * no, so the question must cost next to nothing. A counting filter (2^15
- * 16-bit counters indexed by a hash of the address, 64 KiB) answers "no"
+ * 8-bit counters indexed by a hash of the address, 32 KiB; a counter that
+ * reaches 255 stays there, a permanent "maybe") answers "no"
  * for most unsampled blocks with one load from a small, cache-resident
  * array; only on a filter hit is the open-addressing table probed.
  *
@@ -27,7 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PT_LIVE_FILTER_LOG2 15 /* 64 KiB of counters: stays in L2 */
+#define PT_LIVE_FILTER_LOG2 15 /* 32 KiB of 8-bit counters: half of L1d or
+				   less to compete with (it was 16-bit: the
+				   largest source of L1 misses in Python churn) */
 
 struct pt_live_slot {
 	atomic_uintptr_t key;   /* address; 0 empty, 1 tombstone */
@@ -39,7 +42,7 @@ struct pt_live {
 	_Alignas(64) struct pt_live_slot *slots; /* 2^k slots */
 	size_t mask;
 	size_t limit;               /* max occupied (live + tombstones) */
-	atomic_uint_least16_t *filter; /* 2^PT_LIVE_FILTER_LOG2 counters; never
+	atomic_uint_least8_t *filter; /* 2^PT_LIVE_FILTER_LOG2 counters; never
 				       NULL: pt_live_no_filter when unmapped */
 	bool all;                   /* exact mode: every block counts as sampled
 				       (the filter is all ones) and the table
@@ -51,7 +54,7 @@ struct pt_live {
 
 /* The filter of a table not (or no longer) mapped: all zeros. A struct
  * pt_live must point its filter here before pt_live_init (PT_LIVE_INITIALIZER). */
-extern atomic_uint_least16_t pt_live_no_filter[];
+extern atomic_uint_least8_t pt_live_no_filter[];
 #define PT_LIVE_INITIALIZER { .filter = pt_live_no_filter }
 
 int pt_live_init(struct pt_live *t, unsigned slots_log2);

@@ -7,7 +7,8 @@
  * mode answers "maybe" for every address, also after a fork child's reset;
  * removals return each sample's value once; a full table refuses inserts
  * without leaving stale filter counts; concurrent inserts and removes of
- * distinct addresses leave it empty.
+ * distinct addresses leave it empty; a filter counter shared by more
+ * live entries than it can count saturates and never wraps to "no".
  */
 #include <errno.h>
 #include <pthread.h>
@@ -124,6 +125,41 @@ static void reset_empties(void **state)
 	pt_live_destroy(&t);
 }
 
+static size_t filter_index(uintptr_t addr)
+{
+	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ULL; /* as live.h */
+	return (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
+}
+
+static void saturated_counter_never_says_no(void **state)
+{
+	(void)state;
+	enum { N = 300 }; /* more than an 8-bit counter holds */
+	static uintptr_t same[N];
+	uint64_t rng = 2024;
+	uintptr_t first = addr_of(&rng);
+	size_t want = filter_index(first), n = 0;
+	same[n++] = first;
+	while (n < N) {
+		uintptr_t a = addr_of(&rng);
+		if (filter_index(a) == want)
+			same[n++] = a;
+	}
+	struct pt_live t = PT_LIVE_INITIALIZER;
+	assert_int_equal(pt_live_init(&t, 12), 0);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(pt_live_insert(&t, same[i], 1), 0);
+	for (size_t i = 0; i < N; i++)
+		assert_true(pt_live_maybe(&t, same[i]));
+	/* removing all but the last: had the counter wrapped at 256, it would
+	 * now read 0 with an entry still live */
+	for (size_t i = 0; i + 1 < N; i++)
+		assert_true(pt_live_remove(&t, same[i], NULL));
+	assert_true(pt_live_maybe(&t, same[N - 1]));
+	assert_true(pt_live_remove(&t, same[N - 1], NULL));
+	pt_live_destroy(&t);
+}
+
 struct worker {
 	struct pt_live *t;
 	uint64_t seed;
@@ -182,6 +218,7 @@ int main(void)
 		cmocka_unit_test(exact_mode_says_maybe_always),
 		cmocka_unit_test(reset_empties),
 		cmocka_unit_test(concurrent_churn),
+		cmocka_unit_test(saturated_counter_never_says_no),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
