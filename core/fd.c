@@ -11,6 +11,12 @@
 
 #include "contracts/banned.h"
 
+bool pt_fd_is(int fd, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 int pt_fd_move_high(int fd)
 {
 	struct rlimit rl;
@@ -26,9 +32,8 @@ int pt_fd_move_high(int fd)
 	/* Between our open and this close another thread of the program may
 	 * have closed the low number and opened a file of its own there: close
 	 * it only while it is still the file we opened. */
-	struct stat a, b;
-	if (fstat(fd, &a) == 0 && fstat(high, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino) {
+	struct stat st;
+	if (fstat(high, &st) == 0 && pt_fd_is(fd, st.st_dev, st.st_ino)) {
 		close(fd);
 	} else {
 		PT_MARK(fd_low_taken);

@@ -11,10 +11,16 @@
 #ifndef PT_FD_H
 #define PT_FD_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 /* Moves fd to a number in the top quarter of the descriptor limit
  * (close-on-exec) and returns the new number; returns fd unchanged when
  * the limit is too small, unlimited, or the move fails. The low number is
  * closed only while it still names the same open file. */
 int pt_fd_move_high(int fd);
+
+/* True when fd is open and names the file (device, inode) given. */
+bool pt_fd_is(int fd, dev_t dev, ino_t ino);
 
 #endif

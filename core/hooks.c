@@ -60,11 +60,18 @@ static int64_t next_countdown(struct pt_tls *t)
 	return pt_sampler_draw(&t->rng, pt_sample_bytes());
 }
 
-/* Sets the sampler's countdown, first accounting the bytes requested
- * against the old one (the fast path keeps no byte total of its own). */
-static inline void set_countdown(struct pt_tls *t, int64_t v)
+/* Adds the bytes requested since the countdown was last set or accounted
+ * to nbytes (the fast path keeps no byte total of its own). */
+static inline void account_bytes(struct pt_tls *t)
 {
 	t->nbytes += (uint64_t)(t->cd_mark - t->countdown);
+	t->cd_mark = t->countdown;
+}
+
+/* Sets the sampler's countdown, the old one's bytes accounted first. */
+static inline void set_countdown(struct pt_tls *t, int64_t v)
+{
+	account_bytes(t);
 	t->countdown = t->cd_mark = v;
 }
 
@@ -166,8 +173,7 @@ static inline void left_peak(void)
 
 static void flush_delta(struct pt_tls *t)
 {
-	t->nbytes += (uint64_t)(t->cd_mark - t->countdown);
-	t->cd_mark = t->countdown;
+	account_bytes(t);
 	if (t->nallocs) {
 		atomic_fetch_add_explicit(&pt_g.total_allocs, t->nallocs, memory_order_relaxed);
 		atomic_fetch_add_explicit(&pt_g.total_alloc_bytes, t->nbytes, memory_order_relaxed);

@@ -60,15 +60,22 @@ static struct py_alloc orig_mem, orig_obj;
 static struct py_arena orig_arena;
 static atomic_int state; /* 0 not tried, 1 installing, 2 installed, 3 given up */
 
-static inline void py_sampled_alloc(void *p, size_t n)
+/* Counts a pymalloc allocation of n (1..PYMALLOC_MAX) bytes against the
+ * sampler; true when a sample is due. */
+static inline bool py_due(size_t n)
 {
-	if (!p || n == 0 || n > PYMALLOC_MAX)
-		return; /* served by PyMem_RawMalloc: the malloc shim saw it */
 	struct pt_tls *t = &pt_tls;
 	t->nallocs++;
 	t->countdown -= (int64_t)n;
-	if (__builtin_expect(t->countdown <= 0, 0))
-		pt_slow_alloc(t, p, n);
+	return __builtin_expect(t->countdown <= 0, 0);
+}
+
+static inline void py_sampled_alloc(void *p, size_t n)
+{
+	if (!p || n - 1 >= PYMALLOC_MAX)
+		return; /* served by PyMem_RawMalloc: the malloc shim saw it */
+	if (py_due(n))
+		pt_slow_alloc(&pt_tls, p, n);
 }
 
 static inline void py_sampled_free(void *p)
@@ -91,13 +98,8 @@ static __attribute__((noinline)) void *w_malloc_due(struct py_alloc *o, size_t n
 static void *w_malloc(void *ctx, size_t n)
 {
 	struct py_alloc *o = ctx;
-	if (__builtin_expect(pt_ks_active_inline() && n - 1 < PYMALLOC_MAX, 1)) {
-		struct pt_tls *t = &pt_tls;
-		t->nallocs++;
-		t->countdown -= (int64_t)n;
-		if (__builtin_expect(t->countdown <= 0, 0))
-			return w_malloc_due(o, n);
-	}
+	if (__builtin_expect(pt_ks_active_inline() && n - 1 < PYMALLOC_MAX, 1) && py_due(n))
+		return w_malloc_due(o, n);
 	/* larger blocks: pymalloc hands them to PyMem_RawMalloc, whose malloc
 	 * the malloc shim sees */
 	return o->fn_malloc(o->ctx, n);
@@ -126,13 +128,8 @@ static void *w_realloc(void *ctx, void *ptr, size_t n)
 	struct py_alloc *o = ctx;
 	if (__builtin_expect(pt_ks_active_inline(), 1)) {
 		py_sampled_free(ptr);
-		if (n - 1 < PYMALLOC_MAX) {
-			struct pt_tls *t = &pt_tls;
-			t->nallocs++;
-			t->countdown -= (int64_t)n;
-			if (__builtin_expect(t->countdown <= 0, 0))
-				return w_realloc_due(o, ptr, n);
-		}
+		if (n - 1 < PYMALLOC_MAX && py_due(n))
+			return w_realloc_due(o, ptr, n);
 	}
 	return o->fn_realloc(o->ctx, ptr, n);
 }

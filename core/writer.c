@@ -103,8 +103,7 @@ static bool bit_test_set(uint8_t *map, uint32_t id)
  * for a file of its own; then it must be neither written nor closed. */
 static bool still_our_file(void)
 {
-	struct stat st;
-	return fstat(W.fd, &st) == 0 && st.st_dev == W.dev && st.st_ino == W.ino;
+	return pt_fd_is(W.fd, W.dev, W.ino);
 }
 
 /* Closes the trace's descriptor, unless it is no longer ours. */

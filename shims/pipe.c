@@ -67,11 +67,7 @@ PT_EXPORT int pipe2(int fds[2], int flags)
  * no longer the pipe (the program closed it and reused the number). */
 static bool may_touch(int fd)
 {
-	if (fd < 0 || (fd != lu.fd[0] && fd != lu.fd[1]))
-		return true;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == lu.dev &&
-	    st.st_ino == lu.ino)
+	if (fd < 0 || (fd != lu.fd[0] && fd != lu.fd[1]) || pt_fd_is(fd, lu.dev, lu.ino))
 		return true;
 	PT_MARK(pipe_number_taken);
 	errno = EBADF;
@@ -109,12 +105,10 @@ PT_EXPORT int close(int fd)
 	if (__builtin_expect(pt_tls.busy != 0, 0)) {
 		if (!may_touch(fd))
 			return -1;
-		if (fd >= 0 && (fd == lu.fd[0] || fd == lu.fd[1])) {
-			if (fd == lu.fd[0])
-				lu.fd[0] = -1;
-			else
-				lu.fd[1] = -1;
-		}
+		if (fd == lu.fd[0])
+			lu.fd[0] = -1;
+		else if (fd == lu.fd[1])
+			lu.fd[1] = -1;
 	}
 	resolve();
 	if (__builtin_expect(pt_real.close != NULL, 1))
