@@ -117,14 +117,55 @@ static void filter_add(struct pt_live *t, uintptr_t addr, int d)
 	}
 }
 
-int pt_live_insert(struct pt_live *t, uintptr_t addr, uint64_t val)
+/* Slot i has just become a tombstone. When the slot after it is empty, no
+ * key of this cluster lies beyond i (a key is always placed before the
+ * first empty slot on its probe path), so i and the tombstones right before
+ * it go back to empty, right to left. Without this a table under steady
+ * churn fills with tombstones until every insert that meets an empty slot
+ * first fails (a quarter of all samples at the 3/4 limit).
+ *
+ * The race with an insert that probed slot i while it still held the
+ * removed key and then took the empty slot after it is closed from both
+ * sides (Dekker style, sequentially consistent): the insert re-reads its
+ * path after placing its key (place() below) and this re-reads the next
+ * slot after emptying i; whichever comes second sees the other and undoes.
+ * Left open: a lookup of that new key in the few instructions between our
+ * emptying i and putting it back would miss it, leaving a stale live entry
+ * (overwritten by its address's next sample). It needs the block freed by
+ * another thread before its malloc has returned a handful of instructions
+ * earlier. */
+static void reclaim(struct pt_live *t, size_t i)
 {
-	if (!t->slots || addr <= KEY_TOMB || PT_FAIL(live_insert))
-		return -ENOSPC;
-	/* Count the filter first so a concurrent free of addr (impossible for a
-	 * block not yet returned, but cheap to keep right) sees "maybe". */
-	filter_add(t, addr, +1);
-	size_t i = slot_of(t, addr);
+	for (size_t n = 0; n <= t->mask; n++) {
+		size_t next = (i + 1) & t->mask;
+		struct pt_live_slot *s = &t->slots[i];
+		if (atomic_load_explicit(&t->slots[next].key, memory_order_acquire) != KEY_EMPTY)
+			return;
+		uintptr_t k = KEY_TOMB;
+		if (!atomic_compare_exchange_strong_explicit(&s->key, &k, KEY_EMPTY, memory_order_acq_rel,
+							     memory_order_acquire))
+			return; /* a live key (or reused meanwhile): the cluster goes on */
+		atomic_fetch_sub_explicit(&t->occupied, 1, memory_order_relaxed);
+		if (atomic_load_explicit(&t->slots[next].key, memory_order_seq_cst) != KEY_EMPTY) {
+			PT_MARK(live_reclaim_raced);
+			uintptr_t e = KEY_EMPTY;
+			if (atomic_compare_exchange_strong_explicit(&s->key, &e, KEY_TOMB,
+								    memory_order_acq_rel,
+								    memory_order_acquire))
+				atomic_fetch_add_explicit(&t->occupied, 1, memory_order_relaxed);
+			return;
+		}
+		PT_MARK(live_tombstone_reclaimed);
+		i = (i - 1) & t->mask;
+	}
+}
+
+enum { PLACED, REPLACED, FULL, RETRY };
+
+/* One attempt to put addr into the table (see pt_live_insert). */
+static int place(struct pt_live *t, uintptr_t addr, uint64_t val)
+{
+	size_t h = slot_of(t, addr), i = h;
 	for (size_t probes = 0; probes <= t->mask; probes++, i = (i + 1) & t->mask) {
 		struct pt_live_slot *s = &t->slots[i];
 		uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
@@ -132,32 +173,64 @@ int pt_live_insert(struct pt_live *t, uintptr_t addr, uint64_t val)
 			/* stale entry: its free went unseen; reuse it */
 			PT_MARK(live_stale_overwrite);
 			atomic_store_explicit(&s->val, val, memory_order_relaxed);
-			filter_add(t, addr, -1);
-			return 0;
+			return REPLACED;
 		}
 		if (k == KEY_EMPTY) {
 			if (atomic_load_explicit(&t->occupied, memory_order_relaxed) >= t->limit)
-				break;
-			if (atomic_compare_exchange_strong_explicit(&s->key, &k, addr,
-								    memory_order_acq_rel,
-								    memory_order_acquire)) {
-				atomic_fetch_add_explicit(&t->occupied, 1, memory_order_relaxed);
-				atomic_store_explicit(&s->val, val, memory_order_relaxed);
-				atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
-				return 0;
-			}
+				return FULL;
+			if (!atomic_compare_exchange_strong_explicit(&s->key, &k, addr,
+								     memory_order_seq_cst,
+								     memory_order_acquire))
+				continue;
+			atomic_fetch_add_explicit(&t->occupied, 1, memory_order_relaxed);
+		} else if (k == KEY_TOMB) {
+			if (!atomic_compare_exchange_strong_explicit(&s->key, &k, addr,
+								     memory_order_seq_cst,
+								     memory_order_acquire))
+				continue;
+			PT_MARK(live_tombstone_reused);
+		} else {
 			continue;
 		}
-		if (k == KEY_TOMB) {
-			if (atomic_compare_exchange_strong_explicit(&s->key, &k, addr,
-								    memory_order_acq_rel,
-								    memory_order_acquire)) {
-				PT_MARK(live_tombstone_reused);
-				atomic_store_explicit(&s->val, val, memory_order_relaxed);
-				atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
-				return 0;
+		atomic_store_explicit(&s->val, val, memory_order_relaxed);
+		/* A lookup stops at the first empty slot: if a reclaim emptied
+		 * one on our path while we probed, take the key out and retry. */
+		for (size_t j = h; j != i; j = (j + 1) & t->mask) {
+			if (atomic_load_explicit(&t->slots[j].key, memory_order_seq_cst) == KEY_EMPTY) {
+				PT_MARK(live_insert_raced);
+				uintptr_t mine = addr;
+				if (atomic_compare_exchange_strong_explicit(&s->key, &mine, KEY_TOMB,
+									    memory_order_acq_rel,
+									    memory_order_acquire))
+					reclaim(t, i);
+				return RETRY;
 			}
-			continue;
+		}
+		atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
+		return PLACED;
+	}
+	return FULL;
+}
+
+int pt_live_insert(struct pt_live *t, uintptr_t addr, uint64_t val)
+{
+	if (!t->slots || addr <= KEY_TOMB || PT_FAIL(live_insert))
+		return -ENOSPC;
+	/* Count the filter first so a concurrent free of addr (impossible for a
+	 * block not yet returned, but cheap to keep right) sees "maybe". */
+	filter_add(t, addr, +1);
+	for (int attempt = 0; attempt < 16; attempt++) {
+		switch (place(t, addr, val)) {
+		case PLACED:
+			return 0;
+		case REPLACED:
+			filter_add(t, addr, -1);
+			return 0;
+		case FULL:
+			attempt = 16;
+			break;
+		default:
+			break;
 		}
 	}
 	PT_MARK(live_table_full);
@@ -184,6 +257,7 @@ bool pt_live_remove(struct pt_live *t, uintptr_t addr, uint64_t *val)
 			return false; /* someone else removed it */
 		atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
 		filter_add(t, addr, -1);
+		reclaim(t, i);
 		if (val)
 			*val = v;
 		return true;

@@ -175,7 +175,16 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 		bad_env(msg, cap, "PEAKTRACE_PYTHON", v, "0 or 1");
 		return -EINVAL;
 	}
-	c->live_log2 = 20;
+	/* Live table: a quarter of it (where sampling starts to coarsen,
+	 * writer.c live_check) holds a 4 GiB heap of small blocks at the
+	 * configured interval: 2^16 slots (1 MiB) at the default 256 KiB, up
+	 * to 2^20 (16 MiB) for fine intervals. Kept small on purpose: every
+	 * sample and every sampled free touches a random slot, and a 16 MiB
+	 * table made each one a TLB and cache miss (and a first-touch page
+	 * fault), a quarter of the sampled microbenchmark's overhead. */
+	c->live_log2 = 16;
+	while (c->live_log2 < 20 && (c->sample_bytes << (c->live_log2 - 2)) < (4ull << 30))
+		c->live_log2++;
 	v = getenv("PEAKTRACE_MAX_LIVE_LOG2");
 	if (v && *v) {
 		uint64_t n;

@@ -78,6 +78,7 @@ static struct {
 	ino_t ino;                  /*   before every chunk write */
 	uint64_t written;           /* bytes written to the file */
 	uint64_t next_coarser;      /* written bytes at which sampling coarsens */
+	size_t next_live_coarser;   /* live samples at which sampling coarsens */
 	int over_budget;            /* the trace reached max_trace_bytes */
 	int saw_alloc;              /* an ALLOC record was written */
 	int file_failed;            /* creating the file failed (switch tripped) */
@@ -178,19 +179,45 @@ enum flush_why { FLUSH_DUE, FLUSH_FULL, FLUSH_FINAL };
  * drawn with, but for the draws straddling a change); at the budget the
  * writer stops writing events, counts them as drops, and keeps room for
  * the trace's end. */
+static bool coarser(void)
+{
+	uint64_t s = pt_sample_bytes();
+	if (pt_g.cfg.mode != PT_MODE_SAMPLED || s >= (1ull << 40))
+		return false;
+	__atomic_store_n(&pt_g.cfg.sample_bytes, s * 2, __ATOMIC_RELAXED);
+	atomic_fetch_add(&pt_g.gen, 1); /* threads redraw their countdowns */
+	return true;
+}
+
 static void budget_check(void)
 {
 	uint64_t budget = pt_g.cfg.max_trace_bytes;
 	if (!W.next_coarser)
 		W.next_coarser = budget / 2;
 	while (W.written >= W.next_coarser && W.next_coarser < budget) {
-		uint64_t s = pt_sample_bytes();
-		if (pt_g.cfg.mode == PT_MODE_SAMPLED && s < (1ull << 40)) {
-			__atomic_store_n(&pt_g.cfg.sample_bytes, s * 2, __ATOMIC_RELAXED);
-			atomic_fetch_add(&pt_g.gen, 1); /* threads redraw their countdowns */
+		if (coarser())
 			PT_MARK(trace_budget_coarser);
-		}
 		W.next_coarser += budget / 8;
+	}
+}
+
+/* The live table's bound (DESIGN.md "Bounded"): linear probing with
+ * tombstones stays short only while live samples hold at most about a
+ * quarter of the slots (core/live.c). From there on, every further
+ * sixteenth of the slots doubles the sampling interval, so a growing heap
+ * gets fewer, heavier samples instead of a full table. */
+static void live_check(void)
+{
+	size_t slots = pt_g.live.mask + 1;
+	if (pt_g.cfg.mode != PT_MODE_SAMPLED || !pt_g.live.slots)
+		return;
+	if (!W.next_live_coarser)
+		W.next_live_coarser = slots / 4;
+	size_t live = atomic_load_explicit(&pt_g.live.live, memory_order_relaxed);
+	while (live >= W.next_live_coarser && W.next_live_coarser < slots) {
+		if (coarser())
+			PT_MARK(live_table_coarser);
+		W.next_live_coarser += slots / 16;
 	}
 }
 
@@ -586,6 +613,7 @@ static void *writer_main(void *arg)
 			W.last_modules = now;
 		}
 		emit_trip_if_any();
+		live_check();
 		if (now - W.last_flush >= FLUSH_NS) {
 			emit_drops();
 			chunk_flush_why(FLUSH_DUE);
@@ -770,6 +798,7 @@ void pt_writer_reset_child(void)
 	W.saw_alloc = 0;
 	W.file_failed = 0;
 	W.written = W.next_coarser = 0;
+	W.next_live_coarser = 0;
 	W.over_budget = 0;
 	atomic_store(&W.trip_pending, 0);
 	atomic_store(&W.child_claim, 0);
