@@ -312,6 +312,10 @@ static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t f
 
 void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 {
+	/* The wrappers of Python's allocators come here without a kill-switch
+	 * test of their own: after a trip, nothing. */
+	if (__builtin_expect(!pt_ks_active_inline(), 0))
+		return;
 	int saved = errno;
 	if (t->busy)
 		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
@@ -347,9 +351,17 @@ void pt_slow_flush(struct pt_tls *t)
 	flush_delta(t);
 }
 
+void pt_slow_free_any(struct pt_tls *t, void *p)
+{
+	if (t->delta < -PT_BATCH_BYTES)
+		flush_delta(t);
+	if (pt_live_maybe(&pt_g.live, (uintptr_t)p))
+		pt_slow_free(t, p);
+}
+
 void pt_slow_free(struct pt_tls *t, void *p)
 {
-	if (!pt_started() || t->busy)
+	if (!pt_ks_active_inline() || !pt_started() || t->busy)
 		return;
 	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
 		tls_init(t);

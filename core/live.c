@@ -31,32 +31,30 @@ static inline size_t filter_of(uintptr_t addr)
 	return (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
 }
 
-/* What filter points to while no filter is mapped (before init, after
- * destroy): answers "not sampled" for every address, so the free fast path
- * needs no NULL check. Zero pages of .bss: nothing is written to it. */
-atomic_uint_least8_t pt_live_no_filter[(size_t)1 << PT_LIVE_FILTER_LOG2];
+static void filter_zero(struct pt_live *t)
+{
+	for (size_t i = 0; i < (size_t)1 << PT_LIVE_FILTER_LOG2; i++)
+		atomic_store_explicit(&t->filter[i], 0, memory_order_relaxed);
+}
+
+static void fill_all(struct pt_live *t)
+{
+	for (size_t i = 0; i < (size_t)1 << PT_LIVE_FILTER_LOG2; i++)
+		atomic_store_explicit(&t->filter[i], 1, memory_order_relaxed);
+}
 
 int pt_live_init(struct pt_live *t, unsigned slots_log2)
 {
-	/* Frees in other threads read t->filter at any time: it goes from the
-	 * empty filter to the new one in one store, never through NULL. */
 	size_t n = (size_t)1 << slots_log2;
 	struct pt_live_slot *slots = pt_map_zeroed(n * sizeof *slots);
-	atomic_uint_least8_t *filter = pt_map_zeroed(sizeof *filter << PT_LIVE_FILTER_LOG2);
-	if (!slots || !filter) {
-		if (slots)
-			pt_unmap(slots, n * sizeof *slots);
-		if (filter)
-			pt_unmap((void *)filter, sizeof *filter << PT_LIVE_FILTER_LOG2);
+	if (!slots)
 		return -ENOMEM;
-	}
-	t->slots = slots;
 	t->all = false;
 	atomic_store(&t->occupied, 0);
 	atomic_store(&t->live, 0);
 	t->mask = n - 1;
 	t->limit = n - n / 4;
-	t->filter = filter;
+	t->slots = slots;
 	return 0;
 }
 
@@ -64,21 +62,12 @@ void pt_live_destroy(struct pt_live *t)
 {
 	if (t->slots)
 		pt_unmap(t->slots, (t->mask + 1) * sizeof *t->slots);
-	atomic_uint_least8_t *filter = t->filter;
-	t->filter = pt_live_no_filter;
-	if (filter && filter != pt_live_no_filter)
-		pt_unmap((void *)filter, sizeof *filter << PT_LIVE_FILTER_LOG2);
+	filter_zero(t);
 	t->slots = NULL;
 	t->mask = t->limit = 0;
 	t->all = false;
 	atomic_store(&t->occupied, 0);
 	atomic_store(&t->live, 0);
-}
-
-static void fill_all(struct pt_live *t)
-{
-	for (size_t i = 0; i < (size_t)1 << PT_LIVE_FILTER_LOG2; i++)
-		atomic_store_explicit(&t->filter[i], 1, memory_order_relaxed);
 }
 
 void pt_live_set_all(struct pt_live *t)
@@ -94,9 +83,10 @@ void pt_live_reset(struct pt_live *t)
 	if (!t->slots)
 		return;
 	pt_zero_mapping(t->slots, (t->mask + 1) * sizeof *t->slots);
-	pt_zero_mapping((void *)t->filter, sizeof *t->filter << PT_LIVE_FILTER_LOG2);
 	if (t->all)
 		fill_all(t);
+	else
+		filter_zero(t);
 	atomic_store(&t->occupied, 0);
 	atomic_store(&t->live, 0);
 }

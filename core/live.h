@@ -38,24 +38,23 @@ struct pt_live_slot {
 };
 
 struct pt_live {
-	/* read-mostly (every free reads filter): one cache line */
+	/* read-mostly: one cache line */
 	_Alignas(64) struct pt_live_slot *slots; /* 2^k slots */
 	size_t mask;
 	size_t limit;               /* max occupied (live + tombstones) */
-	atomic_uint_least8_t *filter; /* 2^PT_LIVE_FILTER_LOG2 counters; never
-				       NULL: pt_live_no_filter when unmapped */
 	bool all;                   /* exact mode: every block counts as sampled
 				       (the filter is all ones) and the table
 				       itself is not used */
 	/* written by inserts and removes: another line */
 	_Alignas(64) atomic_size_t occupied; /* slots ever taken (live + tombstones) */
 	atomic_size_t live;         /* keys currently present */
+	/* Read by every free. Inline, not mapped: its address is a link-time
+	 * constant (one load on the free path, not two), and it is valid (all
+	 * "no") before the table exists. Zero pages until a sample lands. */
+	_Alignas(64) atomic_uint_least8_t filter[(size_t)1 << PT_LIVE_FILTER_LOG2];
 };
 
-/* The filter of a table not (or no longer) mapped: all zeros. A struct
- * pt_live must point its filter here before pt_live_init (PT_LIVE_INITIALIZER). */
-extern atomic_uint_least8_t pt_live_no_filter[];
-#define PT_LIVE_INITIALIZER { .filter = pt_live_no_filter }
+#define PT_LIVE_INITIALIZER { .slots = NULL }
 
 int pt_live_init(struct pt_live *t, unsigned slots_log2);
 /* Exact mode: every address counts as sampled (the filter all ones). */

@@ -95,10 +95,13 @@ static __attribute__((noinline)) void *w_malloc_due(struct py_alloc *o, size_t n
 	return p;
 }
 
+/* No kill-switch test on these paths: the countdown and the filter are
+ * per-thread arithmetic and one load from memory that is always mapped;
+ * pt_slow_alloc and pt_slow_free, where the work is, test it. */
 static void *w_malloc(void *ctx, size_t n)
 {
 	struct py_alloc *o = ctx;
-	if (__builtin_expect(pt_ks_active_inline() && n - 1 < PYMALLOC_MAX, 1) && py_due(n))
+	if (__builtin_expect(n - 1 < PYMALLOC_MAX, 1) && py_due(n))
 		return w_malloc_due(o, n);
 	/* larger blocks: pymalloc hands them to PyMem_RawMalloc, whose malloc
 	 * the malloc shim sees */
@@ -110,7 +113,7 @@ static void *w_calloc(void *ctx, size_t nelem, size_t elsize)
 	struct py_alloc *o = ctx;
 	void *p = o->fn_calloc(o->ctx, nelem, elsize);
 	size_t n;
-	if (pt_ks_active_inline() && !__builtin_mul_overflow(nelem, elsize, &n))
+	if (!__builtin_mul_overflow(nelem, elsize, &n))
 		py_sampled_alloc(p, n);
 	return p;
 }
@@ -126,19 +129,16 @@ static __attribute__((noinline)) void *w_realloc_due(struct py_alloc *o, void *p
 static void *w_realloc(void *ctx, void *ptr, size_t n)
 {
 	struct py_alloc *o = ctx;
-	if (__builtin_expect(pt_ks_active_inline(), 1)) {
-		py_sampled_free(ptr);
-		if (n - 1 < PYMALLOC_MAX && py_due(n))
-			return w_realloc_due(o, ptr, n);
-	}
+	py_sampled_free(ptr);
+	if (n - 1 < PYMALLOC_MAX && py_due(n))
+		return w_realloc_due(o, ptr, n);
 	return o->fn_realloc(o->ctx, ptr, n);
 }
 
 static void w_free(void *ctx, void *ptr)
 {
 	struct py_alloc *o = ctx;
-	if (pt_ks_active_inline())
-		py_sampled_free(ptr);
+	py_sampled_free(ptr);
 	o->fn_free(o->ctx, ptr);
 }
 

@@ -188,27 +188,43 @@ static inline void pt_delta_add(struct pt_tls *t, int64_t v)
 #endif
 }
 
-static inline void pt_fast_alloc(void *p, size_t req, size_t usable)
+/* The accounting of one allocation; true when a slow path is due (the
+ * caller then calls pt_slow_alloc, preferably as a tail call). */
+static inline bool pt_fast_alloc_due(struct pt_tls *t, size_t req, size_t usable)
 {
-	struct pt_tls *t = &pt_tls;
 	pt_delta_add(t, (int64_t)usable);
 	t->nallocs++;
 	t->countdown -= (int64_t)req;
 	/* A thread whose state is stale (new, set up before start) has a
 	 * countdown of 0 and lands in the slow path, which sets it up; a fork
 	 * child's thread is set up again by the atfork handler. */
-	if (__builtin_expect((t->countdown <= 0) | (t->delta > PT_BATCH_BYTES), 0))
+	return __builtin_expect((t->countdown <= 0) | (t->delta > PT_BATCH_BYTES), 0);
+}
+
+static inline void pt_fast_alloc(void *p, size_t req, size_t usable)
+{
+	struct pt_tls *t = &pt_tls;
+	if (pt_fast_alloc_due(t, req, usable))
 		pt_slow_alloc(t, p, req);
 }
+
+/* The accounting of one free; true when a slow path is due: the batched
+ * delta is due, or the block may have been sampled (pt_slow_free_any). */
+static inline bool pt_fast_free_due(struct pt_tls *t, void *p, size_t usable)
+{
+	pt_delta_add(t, -(int64_t)usable);
+	return __builtin_expect((t->delta < -PT_BATCH_BYTES) |
+				pt_live_maybe(&pt_g.live, (uintptr_t)p), 0);
+}
+
+/* Both slow paths of a free, as pt_fast_free_due found them due. */
+void pt_slow_free_any(struct pt_tls *t, void *p);
 
 static inline void pt_fast_free(void *p, size_t usable)
 {
 	struct pt_tls *t = &pt_tls;
-	pt_delta_add(t, -(int64_t)usable);
-	if (__builtin_expect(t->delta < -PT_BATCH_BYTES, 0))
-		pt_slow_flush(t);
-	if (__builtin_expect(pt_live_maybe(&pt_g.live, (uintptr_t)p), 0))
-		pt_slow_free(t, p);
+	if (pt_fast_free_due(t, p, usable))
+		pt_slow_free_any(t, p);
 }
 
 /* Hooks called by the shims. All are async-signal-safe with respect to our

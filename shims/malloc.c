@@ -14,7 +14,7 @@
  * before our free is recorded.
  *
  * errno is preserved across our hooks. Blocks from the bootstrap buffer
- * carry a 16-byte size header; freeing one does nothing.
+ * carry a header word (size << 3 | BOOT_MARK); freeing one does nothing.
  */
 /* This file defines malloc and free: gcc's -fanalyzer models those names
  * as the C library's and so reports the shims' own bookkeeping (reading a
@@ -44,6 +44,10 @@ struct pt_real pt_real;
 /* ---- bootstrap ---------------------------------------------------------- */
 
 #define BOOT_SIZE (256 * 1024)
+/* A bootstrap block's header word has the bit glibc sets on its mmapped
+ * chunks (2): the free fast path sends both kinds to free_slow on the one
+ * test, and only there are they told apart. */
+#define BOOT_MARK ((size_t)2)
 static _Alignas(64) uint8_t boot_buf[BOOT_SIZE];
 static atomic_size_t boot_used;
 static atomic_int resolve_state; /* 0 not yet, 1 resolving, 2 done */
@@ -66,13 +70,13 @@ static void *boot_alloc(size_t n, size_t align)
 		return NULL;
 	uintptr_t start = (uintptr_t)(boot_buf + off) + 16;
 	start = (start + align - 1) & ~(uintptr_t)(align - 1);
-	((size_t *)start)[-1] = n;
+	((size_t *)start)[-1] = (n << 3) | BOOT_MARK;
 	return (void *)start;
 }
 
 static size_t boot_size(const void *p)
 {
-	return ((const size_t *)p)[-1];
+	return ((const size_t *)p)[-1] >> 3;
 }
 
 void pt_shim_resolve(void)
@@ -139,21 +143,35 @@ static inline size_t usable_size(void *p)
 }
 
 /* One load decides the fast path (pt_fast_gate: active, glibc headers
- * readable); the rest is out of line. */
-static __attribute__((noinline)) void after_alloc_slow(void *p, size_t req)
+ * readable); the rest is out of line. Every way out of malloc's and free's
+ * fast paths is a return or a tail call, so they need no stack frame. */
+static __attribute__((noinline)) void *after_alloc_slow(void *p, size_t req)
 {
-	if (pt_ks_active())
+	if (p && pt_ks_active())
 		pt_fast_alloc(p, req, usable_size(p));
+	return p;
 }
 
-static inline void after_alloc(void *p, size_t req)
+static __attribute__((noinline)) void *after_alloc_due(void *p, size_t req)
 {
-	if (__builtin_expect(p == NULL, 0))
-		return;
-	if (__builtin_expect(pt_fast_gate_open(), 1))
-		pt_fast_alloc(p, req, pt_glibc_usable(p));
-	else
-		after_alloc_slow(p, req);
+	pt_slow_alloc(&pt_tls, p, req);
+	return p;
+}
+
+/* Returns p. With the gate open, a block that glibc did not mmap has a
+ * usable size of its chunk size less one header word; an mmapped one
+ * (bit 2) takes the slow path, which reads it in full. */
+static inline void *after_alloc(void *p, size_t req)
+{
+	if (__builtin_expect(p != NULL && pt_fast_gate_open(), 1)) {
+		size_t field = ((const size_t *)p)[-1];
+		if (__builtin_expect(!(field & 2), 1)) {
+			if (!pt_fast_alloc_due(&pt_tls, req, (field & ~(size_t)7) - sizeof(size_t)))
+				return p;
+			return after_alloc_due(p, req);
+		}
+	}
+	return after_alloc_slow(p, req);
 }
 
 static inline void before_free(void *p)
@@ -165,9 +183,7 @@ PT_EXPORT void *malloc(size_t n)
 {
 	if (__builtin_expect(!ready(), 0))
 		return boot_alloc(n, 16);
-	void *p = pt_real.malloc(n);
-	after_alloc(p, n);
-	return p;
+	return after_alloc(pt_real.malloc(n), n);
 }
 
 static __attribute__((noinline)) void free_slow(void *p)
@@ -187,13 +203,27 @@ static __attribute__((noinline)) void free_slow(void *p)
 	pt_real.free(p);
 }
 
+static __attribute__((noinline)) void free_due(void *p)
+{
+	pt_slow_free_any(&pt_tls, p);
+	pt_real.free(p);
+}
+
 PT_EXPORT void free(void *p)
 {
-	/* the gate open implies the real functions are resolved */
-	if (__builtin_expect(p != NULL && !is_boot(p) && pt_fast_gate_open(), 1)) {
-		pt_fast_free(p, pt_glibc_usable(p));
-		pt_real.free(p);
-		return;
+	/* The gate open implies the real functions are resolved and glibc's
+	 * headers readable. One bit sends glibc's mmapped chunks and our
+	 * bootstrap blocks (BOOT_MARK) to free_slow. */
+	if (__builtin_expect(p != NULL && pt_fast_gate_open(), 1)) {
+		size_t field = ((const size_t *)p)[-1];
+		if (__builtin_expect(!(field & 2), 1)) {
+			if (!pt_fast_free_due(&pt_tls, p, (field & ~(size_t)7) - sizeof(size_t))) {
+				pt_real.free(p);
+				return;
+			}
+			free_due(p);
+			return;
+		}
 	}
 	free_slow(p);
 }
