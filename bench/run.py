@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """peaktrace overhead benchmarks: ratios measured in one invocation.
 
-Runs each benchmark program bare (glibc), under peaktrace sampled (default
-settings), under peaktrace exact, and under heaptrack when installed, with
-the runs interleaved (bare, sampled, exact, heaptrack, bare, ...) so that
+Runs each benchmark program bare (glibc), under a do-nothing interposer
+(bench/floor.c: the cost of LD_PRELOAD interposition itself, which any
+such profiler pays), under peaktrace sampled (default settings), under
+peaktrace exact, and under heaptrack when installed, with the runs
+interleaved (bare, floor, sampled, exact, heaptrack, bare, ...) so that
 machine noise hits all of them alike, and prints the median of each and its
-ratio to the bare median. Also prints the runtime's memory (max RSS over
+ratio to the bare median, and the minimum and its ratio to the bare minimum
+(on a shared machine noise only ever adds time: the minimum is the
+steadier figure). Also prints the runtime's memory (max RSS over
 bare) and the trace growth rate for the realistic workload.
 
 usage: bench/run.py [--build build/release] [--reps 5] [--quick]
@@ -44,7 +48,8 @@ def main():
     lib = os.path.join(build, "shims", "libpeaktrace.so")
     pairs = os.path.join(build, "bench", "bench_malloc_pairs")
     workload = os.path.join(build, "bench", "bench_workload")
-    for f in (lib, pairs, workload):
+    floor = os.path.join(build, "bench", "libpt_bench_floor.so")
+    for f in (lib, pairs, workload, floor):
         if not os.path.exists(f):
             sys.exit(f"bench: missing {f} (build the release preset first)")
     heaptrack = shutil.which("heaptrack")
@@ -54,6 +59,9 @@ def main():
 
     def variants():
         v = [("bare", lambda argv: (argv, base_env)),
+             # a do-nothing interposer (bench/floor.c): what any LD_PRELOAD
+             # profiler pays before it records anything
+             ("floor", lambda argv: (argv, dict(base_env, LD_PRELOAD=floor))),
              ("sampled", lambda argv: (argv, dict(base_env, LD_PRELOAD=lib, PEAKTRACE_OUT=tmp))),
              ("exact", lambda argv: (argv, dict(base_env, LD_PRELOAD=lib, PEAKTRACE_OUT=tmp,
                                                 PEAKTRACE_MODE="exact")))]
@@ -62,13 +70,19 @@ def main():
                                                  base_env)))
         return v
 
+    # pairs per thread: a run of the fast variants lasts 0.1-0.5 s (short
+    # runs measured frequency ramps and scheduler noise); exact mode and
+    # heaptrack, 10-50 times slower per pair, get a tenth as many (the
+    # figure is per pair either way)
     n = 300000 if a.quick else 2000000
+    slow_div = 10
     rounds = 30 if a.quick else 100
     cases = []
     for threads in (1, 2):
         for lo, hi in ((16, 16), (16, 1024), (1024, 16384), (16, 65536)):
             cases.append((f"malloc/free {threads}T {lo}-{hi} B", "ns/pair",
-                          [pairs, str(threads), str(lo), str(hi), str(n)],
+                          [pairs, str(threads), str(lo), str(hi),
+                           str(n * 5 if hi <= 1024 else n)],
                           lambda out: float(re.search(r"ns_per_pair (\S+)", out).group(1))))
     cases.append(("workload (log processing)", "s",
                   [workload, str(rounds)],
@@ -89,7 +103,10 @@ def main():
                     p = os.path.join(tmp, f)
                     if os.path.isfile(p):
                         os.unlink(p)
-                cmd, env = mk(argv)
+                run_argv = argv
+                if vname in ("exact", "heaptrack") and argv[0] == pairs:
+                    run_argv = argv[:-1] + [str(max(int(argv[-1]) // slow_div, 1000))]
+                cmd, env = mk(run_argv)
                 out, err, wall, maxrss = run(cmd, env, tmp)
                 try:
                     results.setdefault(vname, []).append(parse(out))
@@ -103,7 +120,10 @@ def main():
         bare = statistics.median(results["bare"])
         for vname, vals in results.items():
             m = statistics.median(vals)
-            print(f"{name:34} {vname:10} {m:10.3f} {m / bare:7.3f}x  {unit}")
+            print(f"{name:34} {vname:10} {m:10.3f} {m / bare:7.3f}x  {unit}"
+                  f"   (min {min(vals):.3f}, {min(vals) / min(results['bare']):.3f}x)")
+        print(f"{'':34} sampled over the interposition floor: "
+              f"{statistics.median(results['sampled']) / statistics.median(results['floor']):.3f}x")
         if "workload" in name:
             extra = (statistics.median(rss["sampled"]) - statistics.median(rss["bare"])) / 2**20
             extra_x = (statistics.median(rss["exact"]) - statistics.median(rss["bare"])) / 2**20

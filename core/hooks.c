@@ -253,6 +253,8 @@ static void note_thread_name(struct pt_tls *t)
 
 static void sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 {
+	if (pt_g.cfg.mode != PT_MODE_EXACT)
+		pt_live_prefetch(&pt_g.live, (uintptr_t)p);
 	uint64_t weight = pt_g.cfg.mode == PT_MODE_EXACT
 				  ? req
 				  : pt_sampler_weight(req, pt_sample_bytes());

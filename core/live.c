@@ -16,15 +16,6 @@
 #define KEY_EMPTY ((uintptr_t)0)
 #define KEY_TOMB ((uintptr_t)1)
 
-static inline size_t slot_of(const struct pt_live *t, uintptr_t addr)
-{
-	uint64_t h = (uint64_t)addr;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return (size_t)h & t->mask;
-}
-
 static inline size_t filter_of(uintptr_t addr)
 {
 	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ULL;
@@ -155,7 +146,7 @@ enum { PLACED, REPLACED, FULL, RETRY };
 /* One attempt to put addr into the table (see pt_live_insert). */
 static int place(struct pt_live *t, uintptr_t addr, uint64_t val)
 {
-	size_t h = slot_of(t, addr), i = h;
+	size_t h = pt_live_slot_of(t, addr), i = h;
 	for (size_t probes = 0; probes <= t->mask; probes++, i = (i + 1) & t->mask) {
 		struct pt_live_slot *s = &t->slots[i];
 		uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
@@ -232,7 +223,7 @@ bool pt_live_remove(struct pt_live *t, uintptr_t addr, uint64_t *val)
 {
 	if (!t->slots || addr <= KEY_TOMB)
 		return false;
-	size_t i = slot_of(t, addr);
+	size_t i = pt_live_slot_of(t, addr);
 	for (size_t probes = 0; probes <= t->mask; probes++, i = (i + 1) & t->mask) {
 		struct pt_live_slot *s = &t->slots[i];
 		uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
@@ -259,7 +250,7 @@ bool pt_live_contains(struct pt_live *t, uintptr_t addr)
 {
 	if (!t->slots || addr <= KEY_TOMB)
 		return false;
-	size_t i = slot_of(t, addr);
+	size_t i = pt_live_slot_of(t, addr);
 	for (size_t probes = 0; probes <= t->mask; probes++, i = (i + 1) & t->mask) {
 		uintptr_t k = atomic_load_explicit(&t->slots[i].key, memory_order_acquire);
 		if (k == KEY_EMPTY)
