@@ -315,9 +315,12 @@ static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t f
 void pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 {
 	/* The wrappers of Python's allocators come here without a kill-switch
-	 * test of their own: after a trip, nothing. */
-	if (__builtin_expect(!pt_ks_active_inline(), 0))
+	 * test of their own: after a trip, nothing, and a countdown that never
+	 * brings them back. */
+	if (__builtin_expect(!pt_ks_active_inline(), 0)) {
+		t->countdown = INT64_MAX;
 		return;
+	}
 	int saved = errno;
 	if (t->busy)
 		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
@@ -363,8 +366,8 @@ void pt_slow_free_any(struct pt_tls *t, void *p)
 
 void pt_slow_free(struct pt_tls *t, void *p)
 {
-	if (!pt_ks_active_inline() || !pt_started() || t->busy)
-		return;
+	if (!p || !pt_ks_active_inline() || !pt_started() || t->busy)
+		return; /* (NULL: from a Python wrapper, which does not test it) */
 	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
 		tls_init(t);
 	uint64_t weight = 0;

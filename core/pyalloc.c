@@ -78,9 +78,16 @@ static inline void py_sampled_alloc(void *p, size_t n)
 		pt_slow_alloc(&pt_tls, p, n);
 }
 
+/* No NULL test: NULL is never in the table (a filter hit on it finds
+ * nothing there). */
+static inline bool py_maybe_sampled(void *p)
+{
+	return __builtin_expect(pt_live_maybe(&pt_g.live, (uintptr_t)p), 0);
+}
+
 static inline void py_sampled_free(void *p)
 {
-	if (p && __builtin_expect(pt_live_maybe(&pt_g.live, (uintptr_t)p), 0))
+	if (py_maybe_sampled(p))
 		pt_slow_free(&pt_tls, p);
 }
 
@@ -135,10 +142,20 @@ static void *w_realloc(void *ctx, void *ptr, size_t n)
 	return o->fn_realloc(o->ctx, ptr, n);
 }
 
+static __attribute__((noinline)) void w_free_due(struct py_alloc *o, void *ptr)
+{
+	pt_slow_free(&pt_tls, ptr);
+	o->fn_free(o->ctx, ptr);
+}
+
+/* Both ways out are tail calls: no stack frame. */
 static void w_free(void *ctx, void *ptr)
 {
 	struct py_alloc *o = ctx;
-	py_sampled_free(ptr);
+	if (py_maybe_sampled(ptr)) {
+		w_free_due(o, ptr);
+		return;
+	}
 	o->fn_free(o->ctx, ptr);
 }
 
