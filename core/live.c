@@ -16,11 +16,6 @@
 #define KEY_EMPTY ((uintptr_t)0)
 #define KEY_TOMB ((uintptr_t)1)
 
-static inline size_t filter_of(uintptr_t addr)
-{
-	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ULL;
-	return (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
-}
 
 static void filter_zero(struct pt_live *t)
 {
@@ -84,7 +79,7 @@ void pt_live_reset(struct pt_live *t)
 
 static void filter_add(struct pt_live *t, uintptr_t addr, int d)
 {
-	atomic_uint_least8_t *c = &t->filter[filter_of(addr)];
+	atomic_uint_least8_t *c = &t->filter[pt_live_filter_of(addr)];
 	uint_least8_t v = atomic_load_explicit(c, memory_order_relaxed);
 	for (;;) {
 		if (v == UINT8_MAX)

@@ -63,12 +63,11 @@ void pt_live_destroy(struct pt_live *t);
 /* Empties the table (fork child). Not concurrent with other calls. */
 void pt_live_reset(struct pt_live *t);
 
-/* Cheap pre-check: false means addr is certainly not in the table. */
-static inline bool pt_live_maybe(const struct pt_live *t, uintptr_t addr)
+/* addr's counter in the filter (multiplicative hashing: the top bits). */
+static inline size_t pt_live_filter_of(uintptr_t addr)
 {
 	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ULL;
-	size_t f = (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
-	return atomic_load_explicit(&t->filter[f], memory_order_relaxed) != 0;
+	return (size_t)(h >> (64 - PT_LIVE_FILTER_LOG2));
 }
 
 /* addr's home slot (a 64-bit finaliser: heap addresses differ in their
@@ -82,13 +81,22 @@ static inline size_t pt_live_slot_of(const struct pt_live *t, uintptr_t addr)
 	return (size_t)h & t->mask;
 }
 
-/* Starts loading addr's home slot into the cache: a sample calls this
- * before it walks the stack, so the insert after the walk finds its slot
- * (a random line of an L2-sized table) already there. */
+/* Cheap pre-check: false means addr is certainly not in the table. */
+static inline bool pt_live_maybe(const struct pt_live *t, uintptr_t addr)
+{
+	return atomic_load_explicit(&t->filter[pt_live_filter_of(addr)], memory_order_relaxed) != 0;
+}
+
+/* Starts loading addr's home slot and filter counter into the cache: a
+ * sample calls this before it walks the stack, so the insert after the
+ * walk finds both (random lines of an L2-sized table and of the filter)
+ * already there. */
 static inline void pt_live_prefetch(const struct pt_live *t, uintptr_t addr)
 {
-	if (t->slots)
+	if (t->slots) {
 		__builtin_prefetch(&t->slots[pt_live_slot_of(t, addr)], 1);
+		__builtin_prefetch(&t->filter[pt_live_filter_of(addr)], 1);
+	}
 }
 
 /* Adds addr with val. Returns 0, or -ENOSPC when the table is full. */
