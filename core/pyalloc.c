@@ -75,7 +75,7 @@ static inline void py_sampled_alloc(void *p, size_t n)
 	if (!p || n - 1 >= PYMALLOC_MAX)
 		return; /* served by PyMem_RawMalloc: the malloc shim saw it */
 	if (py_due(n))
-		pt_slow_alloc(&pt_tls, p, n);
+		(void)pt_slow_alloc(&pt_tls, p, n);
 }
 
 /* No NULL test: NULL is never in the table (a filter hit on it finds
@@ -97,9 +97,9 @@ static inline void py_sampled_free(void *p)
 static __attribute__((noinline)) void *w_malloc_due(struct py_alloc *o, size_t n)
 {
 	void *p = o->fn_malloc(o->ctx, n);
-	if (p)
-		pt_slow_alloc(&pt_tls, p, n);
-	return p;
+	if (!p)
+		return p;
+	return pt_slow_alloc(&pt_tls, p, n); /* a tail call: our frame is gone before the walk */
 }
 
 /* No kill-switch test on these paths: the countdown and the filter are
@@ -128,9 +128,9 @@ static void *w_calloc(void *ctx, size_t nelem, size_t elsize)
 static __attribute__((noinline)) void *w_realloc_due(struct py_alloc *o, void *ptr, size_t n)
 {
 	void *p = o->fn_realloc(o->ctx, ptr, n);
-	if (p)
-		pt_slow_alloc(&pt_tls, p, n);
-	return p;
+	if (!p)
+		return p;
+	return pt_slow_alloc(&pt_tls, p, n); /* a tail call: our frame is gone before the walk */
 }
 
 static void *w_realloc(void *ctx, void *ptr, size_t n)

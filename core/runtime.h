@@ -169,7 +169,10 @@ static inline size_t pt_glibc_usable(const void *p)
  * thread's state is stale, or a freed block may have been sampled.
  * Async-signal-safe, reentrancy-safe (the slow paths sample nothing while
  * pt_tls.busy is raised). */
-void pt_slow_alloc(struct pt_tls *t, void *p, size_t req);
+/* Returns p, so that callers can end in a tail call to it: their frames
+ * are then gone before the stack is walked (fewer frames to unwind and
+ * drop). */
+void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req);
 void pt_slow_flush(struct pt_tls *t);
 void pt_slow_free(struct pt_tls *t, void *p);
 
@@ -205,7 +208,7 @@ static inline void pt_fast_alloc(void *p, size_t req, size_t usable)
 {
 	struct pt_tls *t = &pt_tls;
 	if (pt_fast_alloc_due(t, req, usable))
-		pt_slow_alloc(t, p, req);
+		(void)pt_slow_alloc(t, p, req);
 }
 
 /* The accounting of one free; true when a slow path is due: the batched
@@ -258,9 +261,10 @@ extern atomic_int pt_writer_running;
 void pt_writer_note_trip(const char *reason);
 const char *pt_writer_path(void);
 
-/* Stacks (stack.c): captures the calling thread's stack and interns it.
- * Returns the stack id, or 0 on failure. Runs inside a guarded region. */
-uint32_t pt_stack_capture(void);
+/* Stacks (stack.c): captures the calling thread's stack and interns it,
+ * as a function for pt_guard_run: the stack id (0 on failure) in
+ * *(uint32_t *)arg. */
+int pt_stack_capture_guarded(void *arg);
 int pt_stack_init(void);
 /* The fork gate around stack walks and loader iteration (stack.c): enter
  * returns false (walk nothing) while a fork is in progress; the three

@@ -152,12 +152,6 @@ static __attribute__((noinline)) void *after_alloc_slow(void *p, size_t req)
 	return p;
 }
 
-static __attribute__((noinline)) void *after_alloc_due(void *p, size_t req)
-{
-	pt_slow_alloc(&pt_tls, p, req);
-	return p;
-}
-
 /* Returns p. With the gate open, a block that glibc did not mmap has a
  * usable size of its chunk size less one header word; an mmapped one
  * (bit 2) takes the slow path, which reads it in full. */
@@ -168,7 +162,7 @@ static inline void *after_alloc(void *p, size_t req)
 		if (__builtin_expect(!(field & 2), 1)) {
 			if (!pt_fast_alloc_due(&pt_tls, req, (field & ~(size_t)7) - sizeof(size_t)))
 				return p;
-			return after_alloc_due(p, req);
+			return pt_slow_alloc(&pt_tls, p, req); /* a tail call */
 		}
 	}
 	return after_alloc_slow(p, req);
