@@ -118,7 +118,9 @@ static void reclaim(struct pt_live *t, size_t i)
 		if (atomic_load_explicit(&t->slots[next].key, memory_order_acquire) != KEY_EMPTY)
 			return;
 		uintptr_t k = KEY_TOMB;
-		if (!atomic_compare_exchange_strong_explicit(&s->key, &k, KEY_EMPTY, memory_order_acq_rel,
+		/* seq_cst: this store and the load of next below pair with the
+		 * insert's placing CAS and its re-read of the path (place()) */
+		if (!atomic_compare_exchange_strong_explicit(&s->key, &k, KEY_EMPTY, memory_order_seq_cst,
 							     memory_order_acquire))
 			return; /* a live key (or reused meanwhile): the cluster goes on */
 		atomic_fetch_sub_explicit(&t->occupied, 1, memory_order_relaxed);

@@ -4,7 +4,15 @@
  * Native frames come from libunwind's unw_backtrace (local unwinding with
  * its own mmap'd caches; it takes the loader's lock through
  * dl_iterate_phdr, which is safe because we hold no lock of ours while it
- * runs). Instruction
+ * runs). That is also the frame-pointer-speed path, where it is safe: on
+ * x86-64 unw_backtrace walks through libunwind's trace cache, which keeps
+ * each return address's frame layout (the CFA from RSP or RBP plus an
+ * offset, where the saved RBP and the return address are) once DWARF
+ * unwinding has found it: ~125 instructions a frame after that, and
+ * correct through code built without frame pointers (Debian's glibc and
+ * most of its libraries), where following the RBP chain gives wrong
+ * frames. Our own frames are few (the shims tail-call into the slow path;
+ * sampling and the capture are inline). Instruction
  * pointers are stored raw; symbolization happens outside the application
  * (the reporter reads the modules the writer recorded). Frames inside
  * libpeaktrace.so itself are dropped wherever they appear.
