@@ -80,6 +80,7 @@ static void tls_init(struct pt_tls *t)
 	t->gen = atomic_load_explicit(&pt_g.gen, memory_order_relaxed);
 	t->tid = (uint32_t)syscall(SYS_gettid);
 	t->name_check = 0;
+	t->py_eval_at = 0;
 	memset(t->name, 0, sizeof t->name);
 	uint64_t seed = pt_now_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
 	t->rng = seed ? seed : 0x853c49e6748fea9bULL;

@@ -78,6 +78,21 @@ const char *pt_pyglue_version(void)
 #endif
 }
 
+int pt_pyglue_eval_at(void *const *ips, int n)
+{
+#if PT_HAVE_PYSTACK
+	for (int i = 0; eval_hi && i < n; i++) {
+		uintptr_t ip = (uintptr_t)ips[i];
+		if (ip >= eval_lo && ip < eval_hi)
+			return i;
+	}
+#else
+	(void)ips;
+	(void)n;
+#endif
+	return -1;
+}
+
 unsigned pt_pyglue_merge(uint64_t *frames, unsigned nf, unsigned cap)
 {
 #if PT_HAVE_PYSTACK

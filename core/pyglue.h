@@ -22,5 +22,8 @@ const char *pt_pyglue_version(void);
  * calling thread's Python frames after cutting the native part at the
  * interpreter's eval loop. Returns the new frame count (<= cap). */
 unsigned pt_pyglue_merge(uint64_t *frames, unsigned nf, unsigned cap);
+/* The index of the first of n return addresses inside the interpreter's
+ * eval loop, or -1 (none there, or its bounds unknown). */
+int pt_pyglue_eval_at(void *const *ips, int n);
 
 #endif

@@ -69,6 +69,8 @@ struct pt_tls {
 	int pyarena;           /* >0 inside pymalloc's arena allocator: its mmaps
 				  are counted but not sampled (pyalloc.c) */
 	uint32_t name_check;   /* samples until the thread's name is read again */
+	int py_eval_at;        /* where the eval loop was in this thread's last
+				  walk (stack.c), 0: not known */
 	char name[16];         /* the name last sent to the writer ("" : none) */
 };
 

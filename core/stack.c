@@ -83,13 +83,34 @@ static inline __attribute__((always_inline)) uint32_t stack_capture(void)
 	/* Under Python the native part is cut at the interpreter's eval loop
 	 * (pyglue.c), which is a few frames from malloc even in C extensions:
 	 * unwinding the interpreter's deep C stack below it would be wasted. */
-	if (depth > PT_PY_NATIVE_DEPTH && pt_pyglue_active())
+	bool py = pt_pyglue_active();
+	if (depth > PT_PY_NATIVE_DEPTH && py)
 		depth = PT_PY_NATIVE_DEPTH;
 	int n = 0;
-	if (PT_FAIL(unwind))
+	if (PT_FAIL(unwind)) {
 		n = 0;
-	else
+	} else if (py && pt_tls.py_eval_at > 0 &&
+		   pt_tls.py_eval_at + 4 < (int)depth + 8) {
+		/* Under Python everything below the eval loop is cut, and
+		 * the loop sits at about the same depth from one allocation
+		 * to the next: unwind a little past where it was last time,
+		 * and all the way only when it is not there. Halves the
+		 * frames unwound per sample (the interpreter's own C stack
+		 * below the loop is a dozen frames deep). */
+		int want = pt_tls.py_eval_at + 4;
+		n = unw_backtrace(ips, want);
+		if (n == want && pt_pyglue_eval_at(ips, n) < 0) {
+			PT_MARK(python_unwind_again);
+			n = unw_backtrace(ips, (int)depth + 8);
+		}
+	} else {
 		n = unw_backtrace(ips, (int)depth + 8);
+	}
+	if (py) {
+		int at = pt_pyglue_eval_at(ips, n);
+		if (at >= 0)
+			pt_tls.py_eval_at = at;
+	}
 	/* Our own frames go, wherever they are: the innermost ones (the shim,
 	 * the sampler) and the Python allocator wrappers in the middle of a
 	 * stack (PyObject_Malloc -> w_malloc -> _PyObject_Malloc). */
