@@ -90,14 +90,14 @@ static inline __attribute__((always_inline)) uint32_t stack_capture(void)
 	if (PT_FAIL(unwind)) {
 		n = 0;
 	} else if (py && pt_tls.py_eval_at > 0 &&
-		   pt_tls.py_eval_at + 4 < (int)depth + 8) {
+		   pt_tls.py_eval_at + 2 < (int)depth + 8) {
 		/* Under Python everything below the eval loop is cut, and
 		 * the loop sits at about the same depth from one allocation
 		 * to the next: unwind a little past where it was last time,
 		 * and all the way only when it is not there. Halves the
 		 * frames unwound per sample (the interpreter's own C stack
 		 * below the loop is a dozen frames deep). */
-		int want = pt_tls.py_eval_at + 4;
+		int want = pt_tls.py_eval_at + 2;
 		n = unw_backtrace(ips, want);
 		if (n == want && pt_pyglue_eval_at(ips, n) < 0) {
 			PT_MARK(python_unwind_again);
