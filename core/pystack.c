@@ -82,6 +82,41 @@ static char g_why[512];                        /* PT_PY_UNSUPPORTED message */
 static char g_readers[64];                     /* "3.9, 3.10, ..." */
 static char g_disable[256];                    /* why walks were disabled */
 
+/* ---- seqlocked slots (name cache, line memo) ---------------------------- *
+ *
+ * A reader copies a slot's fields between seq_read_begin and seq_read_ok and
+ * keeps them only when both say yes; a writer claims the slot with
+ * seq_write_begin (false: another writer, or a reentrant call, holds it:
+ * give up rather than wait), stores, and releases it with seq_write_end. */
+
+static inline bool seq_read_begin(atomic_uint *seq, unsigned *s)
+{
+	*s = atomic_load_explicit(seq, memory_order_acquire);
+	return !(*s & 1u);
+}
+
+static inline bool seq_read_ok(atomic_uint *seq, unsigned s)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(seq, memory_order_relaxed) == s;
+}
+
+static inline bool seq_write_begin(atomic_uint *seq, unsigned *s)
+{
+	*s = atomic_load_explicit(seq, memory_order_relaxed);
+	if ((*s & 1u) || !atomic_compare_exchange_strong_explicit(seq, s, *s + 1u,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+		return false;
+	atomic_thread_fence(memory_order_release);
+	return true;
+}
+
+static inline void seq_write_end(atomic_uint *seq, unsigned s)
+{
+	atomic_store_explicit(seq, s + 2u, memory_order_release);
+}
+
 /* ---- name cache --------------------------------------------------------- */
 
 struct name_slot {
@@ -115,8 +150,8 @@ struct cached {
 static bool cache_get(const struct pt_pyraw *f, struct cached *c)
 {
 	struct name_slot *s = slot_of(f->code);
-	unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-	if (seq & 1u)
+	unsigned seq;
+	if (!seq_read_begin(&s->seq, &seq))
 		return false;
 	uintptr_t code = atomic_load_explicit(&s->code, memory_order_relaxed);
 	uintptr_t file = atomic_load_explicit(&s->filename, memory_order_relaxed);
@@ -127,8 +162,7 @@ static bool cache_get(const struct pt_pyraw *f, struct cached *c)
 	uint32_t nid = atomic_load_explicit(&s->func_id, memory_order_relaxed);
 	int addrq = atomic_load_explicit(&s->addrq, memory_order_relaxed);
 	int line = atomic_load_explicit(&s->line, memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+	if (!seq_read_ok(&s->seq, seq))
 		return false;
 	if (code != (uintptr_t)f->code || file != (uintptr_t)f->filename ||
 	    func != (uintptr_t)f->funcname || first != f->firstlineno ||
@@ -145,14 +179,9 @@ static bool cache_get(const struct pt_pyraw *f, struct cached *c)
 static void cache_put(const struct pt_pyraw *f, const struct cached *c)
 {
 	struct name_slot *s = slot_of(f->code);
-	unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	if (seq & 1u)
+	unsigned seq;
+	if (!seq_write_begin(&s->seq, &seq))
 		return;
-	if (!atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1u,
-						     memory_order_relaxed,
-						     memory_order_relaxed))
-		return;
-	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&s->code, (uintptr_t)f->code, memory_order_relaxed);
 	atomic_store_explicit(&s->filename, (uintptr_t)f->filename, memory_order_relaxed);
 	atomic_store_explicit(&s->funcname, (uintptr_t)f->funcname, memory_order_relaxed);
@@ -163,7 +192,7 @@ static void cache_put(const struct pt_pyraw *f, const struct cached *c)
 	atomic_store_explicit(&s->func_id, c->func_id, memory_order_relaxed);
 	atomic_store_explicit(&s->addrq, c->addrq, memory_order_relaxed);
 	atomic_store_explicit(&s->line, c->line, memory_order_relaxed);
-	atomic_store_explicit(&s->seq, seq + 2u, memory_order_release);
+	seq_write_end(&s->seq, seq);
 }
 
 /* ---- line memo ---------------------------------------------------------
@@ -202,16 +231,15 @@ static struct line_slot *line_slot_of(const void *code, int addrq)
 static bool line_get(const struct pt_pyraw *f, int *line)
 {
 	struct line_slot *s = line_slot_of(f->code, f->addrq);
-	unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-	if (seq & 1u)
+	unsigned seq;
+	if (!seq_read_begin(&s->seq, &seq))
 		return false;
 	uintptr_t code = atomic_load_explicit(&s->code, memory_order_relaxed);
 	int addrq = atomic_load_explicit(&s->addrq, memory_order_relaxed);
 	int first = atomic_load_explicit(&s->firstlineno, memory_order_relaxed);
 	unsigned epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
 	int l = atomic_load_explicit(&s->line, memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+	if (!seq_read_ok(&s->seq, seq))
 		return false;
 	if (code != (uintptr_t)f->code || addrq != f->addrq || first != f->firstlineno ||
 	    epoch != atomic_load_explicit(&g_epoch, memory_order_relaxed))
@@ -224,21 +252,16 @@ static bool line_get(const struct pt_pyraw *f, int *line)
 static void line_put(const struct pt_pyraw *f, int line)
 {
 	struct line_slot *s = line_slot_of(f->code, f->addrq);
-	unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	if (seq & 1u)
+	unsigned seq;
+	if (!seq_write_begin(&s->seq, &seq))
 		return;
-	if (!atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1u,
-						     memory_order_relaxed,
-						     memory_order_relaxed))
-		return;
-	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&s->code, (uintptr_t)f->code, memory_order_relaxed);
 	atomic_store_explicit(&s->addrq, f->addrq, memory_order_relaxed);
 	atomic_store_explicit(&s->firstlineno, f->firstlineno, memory_order_relaxed);
 	atomic_store_explicit(&s->epoch, atomic_load_explicit(&g_epoch, memory_order_relaxed),
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->line, line, memory_order_relaxed);
-	atomic_store_explicit(&s->seq, seq + 2u, memory_order_release);
+	seq_write_end(&s->seq, seq);
 }
 
 void pt_py_names_flush(void)
