@@ -198,7 +198,6 @@ void pt_flush_delta(void)
 	flush_delta(tls_get());
 }
 
-
 static void push_or_drop(const struct pt_event *ev, bool must)
 {
 	for (int tries = 0;; tries++) {
@@ -246,11 +245,13 @@ static void note_thread_name(struct pt_tls *t)
 static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void *p, size_t req,
 							 uint8_t flags)
 {
-	if (pt_g.cfg.mode != PT_MODE_EXACT)
+	/* Exact mode records every block, so a free needs no lookup to know
+	 * it was recorded: the table (a cache and TLB miss per call on tens of
+	 * MiB) is skipped and every free is written (live.all). */
+	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
+	if (!exact)
 		pt_live_prefetch(&pt_g.live, (uintptr_t)p);
-	uint64_t weight = pt_g.cfg.mode == PT_MODE_EXACT
-				  ? req
-				  : pt_sampler_weight(req, pt_sample_bytes());
+	uint64_t weight = exact ? req : pt_sampler_weight(req, pt_sample_bytes());
 	if (__builtin_expect(pt_pyalloc_pending(), 0) && pt_pyglue_active())
 		pt_pyalloc_try_install();
 	uint32_t stack = 0;
@@ -262,10 +263,6 @@ static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void 
 			return; /* the kill-switch is tripped; nothing else to do */
 		}
 	}
-	/* Exact mode records every block, so a free needs no lookup to know
-	 * it was recorded: the table (a cache and TLB miss per call on tens of
-	 * MiB) is skipped and every free is written (live.all). */
-	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
 	if (!exact && pt_live_insert(&pt_g.live, (uintptr_t)p, weight) < 0) {
 		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
 		return;
@@ -343,11 +340,6 @@ void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 		flush_delta(t);
 	errno = saved;
 	return p;
-}
-
-void pt_slow_flush(struct pt_tls *t)
-{
-	flush_delta(t);
 }
 
 void pt_slow_free_any(struct pt_tls *t, void *p)

@@ -159,10 +159,17 @@ static inline void pt_fast_gate_set(bool open)
 		atomic_store(&pt_fast_gate, 0);
 }
 
+/* The usable size of a block glibc did not mmap, from its header word
+ * (the shims' fast paths test the mmapped bit, 2, themselves). */
+static inline size_t pt_glibc_heap_usable(size_t field)
+{
+	return (field & ~(size_t)7) - sizeof(size_t);
+}
+
 static inline size_t pt_glibc_usable(const void *p)
 {
 	size_t field = ((const size_t *)p)[-1];
-	return (field & ~(size_t)7) - ((field & 2) ? 2 * sizeof(size_t) : sizeof(size_t));
+	return (field & 2) ? (field & ~(size_t)7) - 2 * sizeof(size_t) : pt_glibc_heap_usable(field);
 }
 
 /* The fast path, inlined into the shims: per-thread arithmetic only, no
@@ -175,7 +182,6 @@ static inline size_t pt_glibc_usable(const void *p)
  * are then gone before the stack is walked (fewer frames to unwind and
  * drop). */
 void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req);
-void pt_slow_flush(struct pt_tls *t);
 void pt_slow_free(struct pt_tls *t, void *p);
 
 /* t->delta += v in one instruction. A signal handler that allocates on

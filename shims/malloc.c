@@ -160,7 +160,7 @@ static inline void *after_alloc(void *p, size_t req)
 	if (__builtin_expect(p != NULL && pt_fast_gate_open(), 1)) {
 		size_t field = ((const size_t *)p)[-1];
 		if (__builtin_expect(!(field & 2), 1)) {
-			if (!pt_fast_alloc_due(&pt_tls, req, (field & ~(size_t)7) - sizeof(size_t)))
+			if (!pt_fast_alloc_due(&pt_tls, req, pt_glibc_heap_usable(field)))
 				return p;
 			return pt_slow_alloc(&pt_tls, p, req); /* a tail call */
 		}
@@ -211,7 +211,7 @@ PT_EXPORT void free(void *p)
 	if (__builtin_expect(p != NULL && pt_fast_gate_open(), 1)) {
 		size_t field = ((const size_t *)p)[-1];
 		if (__builtin_expect(!(field & 2), 1)) {
-			if (!pt_fast_free_due(&pt_tls, p, (field & ~(size_t)7) - sizeof(size_t))) {
+			if (!pt_fast_free_due(&pt_tls, p, pt_glibc_heap_usable(field))) {
 				pt_real.free(p);
 				return;
 			}
