@@ -334,7 +334,8 @@ def numpy_mixed(c):
     if rc != 0:
         raise Skip(f"numpy is not installed for {c.py}")
     p = prog("numpy_arrays.py")
-    for env in ({"PEAKTRACE_MODE": "exact"}, {}):
+    mfile = os.path.join(c.tmp, "marks-numpy")
+    for env in ({"PEAKTRACE_MODE": "exact", "PEAKTRACE_COVMARKS_OUT": mfile}, {}):
         traces, _, _ = same_as_unprofiled(c, [c.py, p], env)
         trace = one_trace(traces)
         whole(c, trace)
@@ -354,6 +355,13 @@ def numpy_mixed(c):
                       for f in native),
                   f"{env}: no numpy frame below the Python frames: {native}")
             check(fs.index(fr) < last_py + 1, f"{env}: {fr} is not above the native frames")
+    if c.debug:
+        # exact mode walks every allocation: numpy's deeper C stacks outgrow
+        # the remembered eval-loop depth (a walk redone at full depth), and
+        # frames moving between known offsets are served by the line memo
+        m = marks(mfile)
+        check(m.get("python_unwind_again", 0) >= 1 and m.get("py_line_memo_hit", 0) >= 1,
+              f"marks: {m}")
 
 
 # ---- 3. threads ----------------------------------------------------------
