@@ -57,6 +57,16 @@ static void kx(FILE *f, const char *k, uint64_t v)
 	fprintf(f, ",\"%s\":\"0x%llx\"", k, (unsigned long long)v);
 }
 
+/* Bytes as lower-case hex, the way build-ids are written (readelf, file,
+ * /usr/lib/debug/.build-id). */
+static void khex(FILE *f, const char *k, struct pt_str s)
+{
+	fprintf(f, ",\"%s\":\"", k);
+	for (uint32_t i = 0; i < s.len; i++)
+		fprintf(f, "%02x", (unsigned char)s.p[i]);
+	fputc('"', f);
+}
+
 static void print_rec(FILE *f, const struct pt_rec *r)
 {
 	fprintf(f, "{\"type\":\"%s\"", pt_rec_type_name(r->type));
@@ -90,6 +100,7 @@ static void print_rec(FILE *f, const struct pt_rec *r)
 		kx(f, "load_bias", r->u.module.load_bias);
 		kx(f, "start", r->u.module.start);
 		kx(f, "end", r->u.module.end);
+		khex(f, "build_id", r->u.module.build_id);
 		break;
 	case PT_REC_PYFRAME:
 		ku(f, "id", r->u.pyframe.id);

@@ -146,10 +146,12 @@ int pt_enc_string(struct pt_enc *e, uint32_t id, const char *s, size_t n)
 }
 
 int pt_enc_module(struct pt_enc *e, uint32_t id, uint32_t path_string_id,
-		  uint64_t load_bias, uint64_t start, uint64_t end)
+		  uint64_t load_bias, uint64_t start, uint64_t end,
+		  const uint8_t *build_id, size_t build_id_len)
 {
 	const struct field f[] = {
 		U64(id), U64(path_string_id), U64(load_bias), U64(start), U64(end),
+		STR((const char *)build_id, build_id_len),
 	};
 	return enc_record(e, PT_REC_MODULE, f, NFIELDS(f));
 }
@@ -239,7 +241,9 @@ int pt_enc_rec(struct pt_enc *e, const struct pt_rec *r)
 		return pt_enc_module(e, r->u.module.id,
 				     r->u.module.path_string_id,
 				     r->u.module.load_bias, r->u.module.start,
-				     r->u.module.end);
+				     r->u.module.end,
+				     (const uint8_t *)r->u.module.build_id.p,
+				     r->u.module.build_id.len);
 	case PT_REC_PYFRAME:
 		return pt_enc_pyframe(e, r->u.pyframe.id,
 				      r->u.pyframe.function_string_id,

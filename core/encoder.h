@@ -43,8 +43,10 @@ void pt_enc_init(struct pt_enc *e, uint8_t *buf, size_t cap);
 
 int pt_enc_header(struct pt_enc *e, const struct pt_rec_header *h);
 int pt_enc_string(struct pt_enc *e, uint32_t id, const char *s, size_t n);
+/* build_id: the object's GNU build-id (build_id_len 0: none). */
 int pt_enc_module(struct pt_enc *e, uint32_t id, uint32_t path_string_id,
-		  uint64_t load_bias, uint64_t start, uint64_t end);
+		  uint64_t load_bias, uint64_t start, uint64_t end,
+		  const uint8_t *build_id, size_t build_id_len);
 int pt_enc_pyframe(struct pt_enc *e, uint32_t id, uint32_t function_string_id,
 		   uint32_t file_string_id, uint32_t line);
 /* frames: n PT_FRAME_NATIVE/PT_FRAME_PY values, innermost first. */

@@ -36,6 +36,7 @@
 #include "contracts/contracts.h"
 #include "contracts/covmarks.h"
 #include "contracts/fmt.h"
+#include "core/elfnote.h"
 #include "core/encoder.h"
 #include "core/fd.h"
 #include "core/guard.h"
@@ -70,7 +71,7 @@ static struct {
 	unsigned peak_seq_emitted;  /* peak_seq of the last PEAK written */
 	uint64_t peak_pos, peak_t, peak_bytes; /* latest peak read */
 	unsigned long long dl_adds;
-	uint64_t module_bias[MAX_MODULES];
+	uint64_t module_key[MAX_MODULES]; /* mod_key of each module written */
 	uint32_t nmodules;
 	char tripped[256];
 	atomic_int trip_pending;
@@ -362,7 +363,50 @@ static void emit_thread(const struct pt_event *ev)
 struct mod_scan {
 	char exe[1024];
 	size_t exe_len;
+	bool first_seen;  /* the first object (the executable) was seen */
 };
+
+/* The GNU build-id of a loaded object, read from its notes in memory.
+ * The loader maps PT_NOTE segments inside a PT_LOAD one; a note is read
+ * only when it lies wholly inside both a PT_NOTE segment and a readable
+ * PT_LOAD's file-backed part, and the object cannot be unloaded meanwhile
+ * (dl_iterate_phdr holds the loader's lock). Returns the id's length, 0
+ * when the object has none (or a longer one than cap). */
+static size_t module_build_id(const struct dl_phdr_info *info, uint8_t *out,
+			      size_t cap)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		bool mapped = false;
+		for (int j = 0; j < info->dlpi_phnum; j++) {
+			const ElfW(Phdr) *ld = &info->dlpi_phdr[j];
+			if (ld->p_type == PT_LOAD && (ld->p_flags & PF_R) &&
+			    ph->p_vaddr >= ld->p_vaddr &&
+			    ph->p_vaddr - ld->p_vaddr <= ld->p_filesz &&
+			    ph->p_filesz <= ld->p_filesz - (ph->p_vaddr - ld->p_vaddr))
+				mapped = true;
+		}
+		if (!mapped)
+			continue;
+		size_t n = pt_note_build_id(
+			(const uint8_t *)(info->dlpi_addr + ph->p_vaddr),
+			ph->p_filesz, ph->p_align, out, cap);
+		if (n)
+			return n;
+	}
+	return 0;
+}
+
+/* What tells two loaded objects apart: a library unloaded and another
+ * (or a rebuilt one) loaded at its place gets a MODULE record of its own. */
+static uint64_t mod_key(uint64_t lo, uint64_t hi, uint64_t bias,
+			uint32_t path_sid, const uint8_t *bid, size_t bid_len)
+{
+	uint64_t k[4] = { lo, hi, bias, path_sid };
+	return pt_hash_bytes(k, sizeof k) ^ pt_hash_bytes(bid, bid_len) * 3;
+}
 
 static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -381,23 +425,28 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 	}
 	if (hi == 0)
 		return 0;
-	for (uint32_t i = 0; i < W.nmodules; i++)
-		if (W.module_bias[i] == lo)
-			return 0; /* already written */
-	if (W.nmodules >= MAX_MODULES)
-		return 0;
 	const char *path = info->dlpi_name;
 	size_t plen = path ? strlen(path) : 0;
 	if (plen == 0) {
-		if (W.nmodules != 0)
+		if (ms->first_seen)
 			return 0; /* the vdso or an anonymous object: nothing to read */
 		path = ms->exe;
 		plen = ms->exe_len;
 	}
+	ms->first_seen = true;
 	uint32_t sid = intern_cstr(path, plen);
+	uint8_t bid[PT_FMT_MAX_BUILD_ID];
+	size_t bid_len = module_build_id(info, bid, sizeof bid);
+	uint64_t key = mod_key(lo, hi, info->dlpi_addr, sid, bid, bid_len);
+	for (uint32_t i = 0; i < W.nmodules; i++)
+		if (W.module_key[i] == key)
+			return 0; /* already written */
+	if (W.nmodules >= MAX_MODULES)
+		return 0;
 	emit_string(sid);
-	W.module_bias[W.nmodules++] = lo;
-	EMIT(pt_enc_module(&W.enc, W.nmodules, sid, info->dlpi_addr, lo, hi));
+	W.module_key[W.nmodules++] = key;
+	EMIT(pt_enc_module(&W.enc, W.nmodules, sid, info->dlpi_addr, lo, hi,
+			   bid, bid_len));
 	return 0;
 }
 
@@ -422,6 +471,7 @@ static void emit_modules(bool force)
 	struct mod_scan ms;
 	ssize_t n = readlink("/proc/self/exe", ms.exe, sizeof ms.exe - 1);
 	ms.exe_len = n > 0 ? (size_t)n : 0;
+	ms.first_seen = false;
 	dl_iterate_phdr(module_cb, &ms);
 	pt_walk_leave();
 }

@@ -111,8 +111,9 @@ static void python_trace(struct out *o, int with_end)
 	check(pt_enc_string(&o->e, 2, "job.py", 6));
 	check(pt_enc_string(&o->e, 3, "load_rows", 9));
 	check(pt_enc_string(&o->e, 4, "/usr/lib/libc.so.6", 18));
+	static const uint8_t bid[20] = { 0x5e, 0x1d, 0x0b, 0x2c, 0x77, 0x01, 0x9a };
 	check(pt_enc_module(&o->e, 1, 4, 0x7f1200000000ull, 0x7f1200000000ull,
-			    0x7f1200200000ull));
+			    0x7f1200200000ull, bid, sizeof bid));
 	check(pt_enc_pyframe(&o->e, 1, 1, 2, 30));
 	check(pt_enc_pyframe(&o->e, 2, 3, 2, 12));
 	check(pt_enc_stack(&o->e, 1, st1, 3));

@@ -317,9 +317,23 @@ static bool parse_body(struct pt_dec *d, uint8_t type, struct rd *c,
 		return rd_u32(c, &r->u.string.id) && STR_(r->u.string.s);
 	case PT_REC_MODULE: {
 		struct pt_rec_module *m = &r->u.module;
-		return rd_u32(c, &m->id) && rd_u32(c, &m->path_string_id) &&
-		       rd_u64(c, &m->load_bias) && rd_u64(c, &m->start) &&
-		       rd_u64(c, &m->end);
+		if (!(rd_u32(c, &m->id) && rd_u32(c, &m->path_string_id) &&
+		      rd_u64(c, &m->load_bias) && rd_u64(c, &m->start) &&
+		      rd_u64(c, &m->end)))
+			return false;
+		m->build_id = (struct pt_str){ "", 0 };
+		if (c->pos == c->len)
+			return true; /* written before build-ids were */
+		uint64_t n;
+		size_t at = c->pos;
+		if (!rd_u64(c, &n))
+			return false;
+		if (n > PT_FMT_MAX_BUILD_ID) {
+			c->why = "build-id longer than 64 bytes";
+			return false;
+		}
+		c->pos = at;
+		return STR_(m->build_id);
 	}
 	case PT_REC_PYFRAME: {
 		struct pt_rec_pyframe *f = &r->u.pyframe;

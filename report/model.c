@@ -82,6 +82,7 @@ struct bpyframe {
 struct bmodule {
 	uint32_t id, path_sid;
 	uint64_t bias, start, end;
+	char build_id[2 * PT_FMT_MAX_BUILD_ID + 1]; /* hex */
 };
 
 struct live_ent {
@@ -296,7 +297,11 @@ static int on_module(struct builder *b, const struct pt_rec_module *r)
 	if (PT_GROW(b->mods, b->capmods, b->nmods))
 		return -ENOMEM;
 	b->mods[b->nmods] = (struct bmodule){ r->id, r->path_string_id,
-					      r->load_bias, r->start, r->end };
+					      r->load_bias, r->start, r->end,
+					      "" };
+	for (uint32_t i = 0; i < r->build_id.len && i < PT_FMT_MAX_BUILD_ID; i++)
+		snprintf(b->mods[b->nmods].build_id + 2 * i, 3, "%02x",
+			 (unsigned char)r->build_id.p[i]);
 	if (pt_map_put(&b->modmap, r->id, (uint32_t)b->nmods))
 		return -ENOMEM;
 	b->nmods++;
@@ -760,10 +765,12 @@ static int fin_modules(struct builder *b, struct fin *f)
 
 		mi->modules[i] = (struct pt_mmodule){ bm->id, path ? path : "",
 						      bm->bias, bm->start,
-						      bm->end };
+						      bm->end, "" };
+		memcpy(mi->modules[i].build_id, bm->build_id,
+		       sizeof bm->build_id);
 		/* in file order: the symbolizer lets the later win */
 		if (pt_sym_add_module(f->sym, path ? path : "", bm->bias,
-				      bm->start, bm->end))
+				      bm->start, bm->end, bm->build_id))
 			return -ENOMEM;
 	}
 	qsort(mi->modules, b->nmods, sizeof *mi->modules, cmp_module);

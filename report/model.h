@@ -120,6 +120,7 @@ struct pt_mmodule {
 	uint32_t id;
 	const char *path;
 	uint64_t load_bias, start, end; /* [start, end) runtime addresses */
+	char build_id[2 * PT_FMT_MAX_BUILD_ID + 1]; /* lower-case hex; "" if none */
 };
 
 /* ---- series ------------------------------------------------------------ */

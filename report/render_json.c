@@ -332,6 +332,8 @@ static void modules(FILE *f, const struct pt_model *m)
 		khex(f, "start", mo->start);
 		putc(',', f);
 		khex(f, "end", mo->end);
+		putc(',', f);
+		kstr(f, "build_id", mo->build_id);
 		putc('}', f);
 	}
 	fputs("]\n", f);

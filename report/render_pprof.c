@@ -11,7 +11,7 @@
  *   ValueType type=1 unit=2
  *   Sample    location_id=1 (packed, leaf first) value=2 (packed)
  *   Mapping   id=1 memory_start=2 memory_limit=3 file_offset=4
- *             filename=5 has_functions=7 has_filenames=8
+ *             filename=5 build_id=6 has_functions=7 has_filenames=8
  *             has_line_numbers=9
  *   Location  id=1 mapping_id=2 address=3 line=4
  *   Line      function_id=1 line=2
@@ -253,6 +253,8 @@ static int build(const struct pt_model *m, struct pt_pb *p, struct strtab *st)
 		pt_pb_uint(&tmp, 4, mod->start >= mod->load_bias
 					    ? mod->start - mod->load_bias : 0);
 		pt_pb_uint(&tmp, 5, st_id(st, mod->path));
+		if (mod->build_id[0])
+			pt_pb_uint(&tmp, 6, st_id(st, mod->build_id));
 		pt_pb_uint(&tmp, 7, 1); /* has_functions */
 		pt_pb_msg(p, 3, &tmp);
 	}

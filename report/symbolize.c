@@ -37,6 +37,7 @@
 #include "report/symbolize.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +47,13 @@
 
 #include <elfutils/libdwfl.h>
 
+#include "peaktrace/format.h"
+
 #define MAX_SYM_WARNINGS 64
 
 struct smod {
 	char *path;
+	char build_id[2 * PT_FMT_MAX_BUILD_ID + 1]; /* hex, as recorded; "" */
 	uint64_t bias, start, end;
 	uint32_t order;      /* order of addition; higher wins on overlap */
 	int state;           /* 0 not opened, 1 open, -1 failed */
@@ -82,7 +86,7 @@ int pt_sym_new(struct pt_sym **out, int read_files)
 }
 
 int pt_sym_add_module(struct pt_sym *s, const char *path, uint64_t load_bias,
-		      uint64_t start, uint64_t end)
+		      uint64_t start, uint64_t end, const char *build_id)
 {
 	if (start >= end)
 		return 0;
@@ -101,6 +105,7 @@ int pt_sym_add_module(struct pt_sym *s, const char *path, uint64_t load_bias,
 	m->path = strdup(path ? path : "");
 	if (!m->path)
 		return -ENOMEM;
+	snprintf(m->build_id, sizeof m->build_id, "%s", build_id ? build_id : "");
 	m->bias = load_bias;
 	m->start = start;
 	m->end = end;
@@ -166,7 +171,7 @@ static struct smod *find_mod(struct pt_sym *s, uint64_t ip)
 
 static void add_warning(struct pt_sym *s, const char *path, const char *why)
 {
-	char buf[512];
+	char buf[640];
 
 	if (s->nwarn >= MAX_SYM_WARNINGS)
 		return;
@@ -174,6 +179,40 @@ static void add_warning(struct pt_sym *s, const char *path, const char *why)
 	s->warn[s->nwarn] = strdup(buf);
 	if (s->warn[s->nwarn])
 		s->nwarn++;
+}
+
+/* path of the separate debuginfo file of a build-id given in hex (at least
+ * two bytes), under /usr/lib/debug/.build-id/; false when it is too long. */
+static bool debug_path(char *path, size_t cap, const char *hex)
+{
+	int n = snprintf(path, cap, "/usr/lib/debug/.build-id/%.2s/%s.debug",
+			 hex, hex + 2);
+	return n > 0 && (size_t)n < cap;
+}
+
+static void bytes_hex(char *out, size_t cap, const unsigned char *bits, int len)
+{
+	out[0] = '\0';
+	for (int i = 0; i < len && (size_t)(2 * i + 2) < cap; i++)
+		snprintf(out + 2 * i, 3, "%02x", bits[i]);
+}
+
+/* A regular file opened for reading, or -1 (errno set; EINVAL: not a
+ * regular file). A trace is untrusted: a FIFO or a device must not hang
+ * the reporter. */
+static int open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
 }
 
 /* Separate debuginfo by build-id, offline; see the essay. */
@@ -185,9 +224,8 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 	const char *env = getenv("PEAKTRACE_DEBUGINFOD");
 	const unsigned char *bits;
 	GElf_Addr vaddr;
-	char path[512];
-	int n, len, fd;
-	struct stat st;
+	char hex[2 * PT_FMT_MAX_BUILD_ID + 1], path[512];
+	int len, fd;
 
 	if (env && strcmp(env, "1") == 0)
 		return dwfl_standard_find_debuginfo(mod, userdata, modname,
@@ -196,23 +234,14 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 						    debuglink_crc,
 						    debuginfo_file_name);
 	len = dwfl_module_build_id(mod, &bits, &vaddr);
-	if (len < 2 || len > 64)
+	if (len < 2 || len > (int)PT_FMT_MAX_BUILD_ID)
 		return -1;
-	n = snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%02x/",
-		     bits[0]);
-	for (int i = 1; i < len && n > 0 && (size_t)n + 3 < sizeof path; i++)
-		n += snprintf(path + n, sizeof path - (size_t)n, "%02x",
-			      bits[i]);
-	if (n <= 0 || (size_t)n + 7 > sizeof path)
+	bytes_hex(hex, sizeof hex, bits, len);
+	if (!debug_path(path, sizeof path, hex))
 		return -1;
-	strcpy(path + n, ".debug");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = open_regular(path);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -1;
-	}
 	*debuginfo_file_name = strdup(path);
 	return fd;
 }
@@ -223,46 +252,125 @@ static const Dwfl_Callbacks callbacks = {
 	.section_address = dwfl_offline_section_address,
 };
 
+/* Reports the ELF file open on fd (consumed) for m; false on failure,
+ * with libdwfl's message in *why. */
+static bool report_file(struct smod *m, const char *path, int fd,
+			const char **why)
+{
+	m->dwfl = dwfl_begin(&callbacks);
+	if (!m->dwfl) {
+		*why = dwfl_errmsg(-1);
+		close(fd);
+		return false;
+	}
+	/* ET_DYN: base is the load bias (add_p_vaddr true: the file's
+	 * p_vaddr are added to it). ET_EXEC: base is ignored, bias 0. The
+	 * fd is consumed on success only. */
+	m->mod = dwfl_report_elf(m->dwfl, m->path, path, fd,
+				 (GElf_Addr)m->bias, true);
+	if (!m->mod) {
+		*why = dwfl_errmsg(-1);
+		close(fd);
+		dwfl_end(m->dwfl);
+		m->dwfl = NULL;
+		return false;
+	}
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	return true;
+}
+
+/* True when the reported file is the one the trace recorded: same
+ * build-id, or no build-id recorded (a trace from an older runtime, or an
+ * object built without one). */
+static bool same_build(struct smod *m)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	char hex[2 * PT_FMT_MAX_BUILD_ID + 1];
+	int len;
+
+	if (m->build_id[0] == '\0')
+		return true;
+	len = dwfl_module_build_id(m->mod, &bits, &vaddr);
+	if (len <= 0 || len > (int)PT_FMT_MAX_BUILD_ID)
+		return false;
+	bytes_hex(hex, sizeof hex, bits, len);
+	return strcmp(hex, m->build_id) == 0;
+}
+
+static void close_mod(struct smod *m)
+{
+	if (m->dwfl)
+		dwfl_end(m->dwfl);
+	m->dwfl = NULL;
+	m->mod = NULL;
+}
+
+/* When the module's file is gone or was replaced since the trace was
+ * recorded, its symbols may still be found by the recorded build-id:
+ * the separate debuginfo file (Debian's -dbgsym packages) has them. */
+static bool open_by_build_id(struct smod *m)
+{
+	char path[512];
+	const char *why;
+	int fd;
+
+	if (strlen(m->build_id) < 4 ||
+	    !debug_path(path, sizeof path, m->build_id))
+		return false;
+	fd = open_regular(path);
+	if (fd < 0)
+		return false;
+	if (!report_file(m, path, fd, &why))
+		return false;
+	if (!same_build(m)) {
+		close_mod(m);
+		return false;
+	}
+	return true;
+}
+
 static void open_mod(struct pt_sym *s, struct smod *m)
 {
-	struct stat st;
+	const char *why = NULL;
 	int fd;
 
 	m->state = -1;
 	if (!s->read_files || m->path[0] == '\0')
 		return;
-	fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = open_regular(m->path);
 	if (fd < 0) {
+		int err = errno;
+
+		if (open_by_build_id(m)) {
+			m->state = 1;
+			return;
+		}
 		/* The vdso and other pseudo-objects have no '/' and no
 		 * file: not worth a warning. */
 		if (strchr(m->path, '/'))
-			add_warning(s, m->path, strerror(errno));
+			add_warning(s, m->path, err == EINVAL ? "not a regular file"
+							      : strerror(err));
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		add_warning(s, m->path, "not a regular file");
-		close(fd);
+	if (!report_file(m, m->path, fd, &why)) {
+		add_warning(s, m->path, why);
 		return;
 	}
-	m->dwfl = dwfl_begin(&callbacks);
-	if (!m->dwfl) {
-		add_warning(s, m->path, dwfl_errmsg(-1));
-		close(fd);
+	if (!same_build(m)) {
+		/* Symbols from another build of the file would be wrong,
+		 * and look right: leave module+offset instead. */
+		close_mod(m);
+		if (open_by_build_id(m)) {
+			m->state = 1;
+			return;
+		}
+		add_warning(s, m->path,
+			    "the file changed since the trace was recorded "
+			    "(its build-id differs); its frames are shown as "
+			    "module+offset");
 		return;
 	}
-	/* ET_DYN: base is the load bias (add_p_vaddr true: the file's
-	 * p_vaddr are added to it). ET_EXEC: base is ignored, bias 0. The
-	 * fd is consumed on success only. */
-	m->mod = dwfl_report_elf(m->dwfl, m->path, m->path, fd,
-				 (GElf_Addr)m->bias, true);
-	if (!m->mod) {
-		add_warning(s, m->path, dwfl_errmsg(-1));
-		close(fd);
-		dwfl_end(m->dwfl);
-		m->dwfl = NULL;
-		return;
-	}
-	dwfl_report_end(m->dwfl, NULL, NULL);
 	m->state = 1;
 }
 

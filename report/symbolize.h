@@ -4,7 +4,7 @@
  *
  *     struct pt_sym *s;
  *     pt_sym_new(&s, 1);
- *     pt_sym_add_module(s, id, "/usr/lib/libfoo.so", bias, start, end);
+ *     pt_sym_add_module(s, "/usr/lib/libfoo.so", bias, start, end, "5e1d...");
  *     ...
  *     struct pt_sym_frame f;
  *     pt_sym_lookup(s, ip, is_return_address, &f);
@@ -35,11 +35,16 @@ struct pt_sym_frame {
 int pt_sym_new(struct pt_sym **out, int read_files);
 
 /* Records one MODULE: [start, end) runtime addresses, load_bias = runtime
- * address - ELF virtual address. Modules may overlap (a library unloaded
+ * address - ELF virtual address, build_id its GNU build-id in lower-case
+ * hex (NULL or "": not recorded). Modules may overlap (a library unloaded
  * and another loaded at its place): the one added LAST wins. A module with
- * start >= end is ignored. The path is copied. Returns 0 or -ENOMEM. */
+ * start >= end is ignored. The path is copied. When the file at path has
+ * another build-id than the recorded one (rebuilt or upgraded since), its
+ * symbols are not used: the separate debuginfo file of the recorded
+ * build-id is, when installed; otherwise frames stay module+offset, with a
+ * warning. Returns 0 or -ENOMEM. */
 int pt_sym_add_module(struct pt_sym *s, const char *path, uint64_t load_bias,
-		      uint64_t start, uint64_t end);
+		      uint64_t start, uint64_t end, const char *build_id);
 
 /* Resolves ip. is_return: ip is a return address (every frame of a stack
  * but the innermost), so ip - 1 is looked up, which lies inside the call

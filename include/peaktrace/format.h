@@ -48,6 +48,7 @@
 #define PT_FMT_MAX_CHUNK (16u << 20)    /* payload bytes; larger is corrupt */
 #define PT_FMT_MAX_STRING (1u << 20)    /* bytes of one string */
 #define PT_FMT_MAX_FRAMES 1024u         /* frames of one stack */
+#define PT_FMT_MAX_BUILD_ID 64u         /* bytes of a MODULE's build-id */
 #define PT_FMT_VARINT_MAX 10            /* bytes of one varint */
 
 /* ---- record types ------------------------------------------------------ */
@@ -140,6 +141,8 @@ struct pt_rec_module {          /* one loaded ELF object */
 	uint32_t path_string_id;    /* its path */
 	uint64_t load_bias;         /* runtime address - ELF virtual address */
 	uint64_t start, end;        /* [start, end): span of its PT_LOAD segments */
+	struct pt_str build_id;     /* GNU build-id bytes; empty when none
+				       (or written by an older runtime) */
 };
 
 struct pt_rec_pyframe {         /* one Python code location */

@@ -204,6 +204,46 @@ def known_sampled_default(c):
 
 
 @case
+def rebuilt_binary(c):
+    """MODULE records carry each object's build-id; a report made after the
+    program was rebuilt does not name its frames from the new file (the
+    names would look right and be wrong): module+offset and a warning."""
+    src = os.path.join(HERE, "progs", "known.c")
+    exe = os.path.join(c.tmp, "job")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    check(cc, "a C compiler")
+
+    def build(*flags):
+        rc, _, se = c.run([cc, "-g", "-fno-inline", *flags, "-o", exe, src])
+        check(rc == 0, f"cc: {se.decode()[:500]}")
+        rc, so, _ = c.run(["readelf", "-n", exe])
+        m = re.search(r"Build ID: ([0-9a-f]+)", so.decode())
+        check(rc == 0 and m, "readelf -n shows the build-id")
+        return m.group(1)
+
+    bid = build("-O1")
+    rc, _, se, traces, _ = c.profile([exe], {"PEAKTRACE_MODE": "exact"})
+    check(rc == 0 and len(traces) == 1, f"status {rc}, traces {traces}: {se[-300:]!r}")
+    recs, _ = c.decode(traces[0])
+    strings = {r["id"]: r["str"] for r in recs if r["type"] == "string"}
+    mods = {strings[r["path_string_id"]]: r["build_id"] for r in recs if r["type"] == "module"}
+    check(mods.get(exe) == bid, f"exe's build-id {mods.get(exe)!r}, readelf says {bid}")
+    check(any(len(v) >= 40 for k, v in mods.items() if "libc.so" in k), f"libc's build-id: {mods}")
+    check(bytes_in(c.collapsed(traces[0]), "site_large") == 64 << 20, "site_large named before the rebuild")
+
+    other = build("-O0")
+    check(other != bid, "another build, another build-id")
+    rc, so, se = c.run([c.cli, "report", traces[0], "--format", "collapsed"])
+    check(rc == 0, f"report exit {rc}")
+    check(b"build-id differs" in se, f"a warning names the cause: {se!r}")
+    check(b"site_" not in so, f"no frame named from the rebuilt file:\n{so.decode()[:800]}")
+    check(re.search(rb"(^|;)job\+0x[0-9a-f]+", so, re.M), f"job+0xOFF frames: {so.decode()[:500]}")
+
+    check(build("-O1") == bid, "the same build again (reproducible)")
+    check(bytes_in(c.collapsed(traces[0]), "site_large") == 64 << 20, "named again once the file matches")
+
+
+@case
 def threads(c):
     for mode in ("sampled", "exact"):
         traces, _ = same_as_unprofiled(c, [c.prog("threads")], {"PEAKTRACE_MODE": mode})

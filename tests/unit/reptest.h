@@ -60,7 +60,7 @@ static inline void rt_module(struct tb *t, uint32_t id, uint32_t path_sid,
 {
 	struct pt_rec r = { .type = PT_REC_MODULE };
 
-	r.u.module = (struct pt_rec_module){ id, path_sid, bias, start, end };
+	r.u.module = (struct pt_rec_module){ id, path_sid, bias, start, end, { "", 0 } };
 	rt_rec(t, r);
 }
 

@@ -432,6 +432,38 @@ static void test_bad_records_in_valid_chunk(void **state)
 	/* a stack of 1025 frames */
 	static const uint8_t deep[] = { 0x05, 0x03, 0x01, 0x81, 0x08 };
 	expect_bad_payload(deep, sizeof deep, "stack of more than 1024 frames");
+	/* a MODULE whose build-id claims 65 bytes */
+	static const uint8_t longbid[] = { 0x03, 0x06, 1, 1, 0, 0, 0, 0x41 };
+	expect_bad_payload(longbid, sizeof longbid,
+			   "build-id longer than 64 bytes");
+}
+
+/* A MODULE from a runtime that wrote no build-id decodes with an empty
+ * one; one with a build-id keeps its bytes. */
+static void test_module_build_id_optional(void **state)
+{
+	static const uint8_t payload[] = {
+		0x03, 0x05, 1, 2, 3, 4, 5,
+		0x03, 0x09, 2, 2, 3, 4, 5, 0x03, 0xab, 0x00, 0xcd,
+	};
+	struct tb *g = tb_new(64);
+	uint8_t h[16];
+	(void)state;
+
+	struct pt_rec want[2] = { { .type = PT_REC_MODULE },
+				  { .type = PT_REC_MODULE } };
+	want[0].u.module = (struct pt_rec_module){ 1, 2, 3, 4, 5, { "", 0 } };
+	want[1].u.module = (struct pt_rec_module){ 2, 2, 3, 4, 5,
+						   { "\xab\x00\xcd", 3 } };
+	pt_chunk_seal(h, payload, sizeof payload, 0);
+	tb_append(g, h, 16);
+	tb_append(g, payload, sizeof payload);
+	decode_buf(g->data, g->len, want, 2);
+	assert_int_equal(res.n, 2);
+	assert_true(res.match);
+	assert_int_equal(res.nwarn, 1);
+	assert_true(warned("no end record"));
+	tb_free(g);
 }
 
 static void test_newer_records_are_skipped(void **state)
@@ -724,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_between_chunks),
 		cmocka_unit_test(test_bad_records_in_valid_chunk),
 		cmocka_unit_test(test_newer_records_are_skipped),
+		cmocka_unit_test(test_module_build_id_optional),
 		cmocka_unit_test(test_hostile_lengths),
 		cmocka_unit_test(test_sequence_and_end_warnings),
 		cmocka_unit_test(test_large_trace_through_fd),

@@ -227,7 +227,10 @@ static void test_every_record_edge_values(void **state)
 		r.u.string.s = (struct pt_str){ a % 2 ? odd : "", a % 2 ? sizeof odd - 1 : 0 };
 		assert_int_equal(tb_rec(t, &r), 0);
 		r = (struct pt_rec){ .type = PT_REC_MODULE };
-		r.u.module = (struct pt_rec_module){ x32, y32, x, y, x };
+		r.u.module = (struct pt_rec_module){
+			x32, y32, x, y, x,
+			{ a % 2 ? odd : "", a % 2 ? (a == 1 ? sizeof odd - 1 : 7) : 0 },
+		};
 		assert_int_equal(tb_rec(t, &r), 0);
 		r = (struct pt_rec){ .type = PT_REC_PYFRAME };
 		r.u.pyframe = (struct pt_rec_pyframe){ x32, y32, x32, y32 };

@@ -15,8 +15,10 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <unistd.h>
 #include <link.h>
 
+#include "core/elfnote.h"
 #include "report/symbolize.h"
 #include "reptest.h"
 
@@ -33,6 +35,7 @@ struct span {
 	uintptr_t want;     /* an address inside the object */
 	uint64_t bias, start, end;
 	char path[512];
+	char build_id[2 * PT_FMT_MAX_BUILD_ID + 1]; /* hex, as the model has it */
 	int found;
 };
 
@@ -61,6 +64,22 @@ static int find_span(struct dl_phdr_info *info, size_t size, void *data)
 	snprintf(s->path, sizeof s->path, "%s",
 		 info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name
 						       : "/proc/self/exe");
+	/* the build-id, read the way the runtime's writer reads it */
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uint8_t bid[PT_FMT_MAX_BUILD_ID];
+		size_t n;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		n = pt_note_build_id((const uint8_t *)(info->dlpi_addr +
+						       ph->p_vaddr),
+				     ph->p_filesz, ph->p_align, bid, sizeof bid);
+		for (size_t k = 0; k < n; k++)
+			snprintf(s->build_id + 2 * k, 3, "%02x", bid[k]);
+		if (n)
+			break;
+	}
 	s->found = 1;
 	return 1;
 }
@@ -85,7 +104,7 @@ static void static_function_of_this_executable(void **state)
 	assert_int_equal(pt_static_target(1), 4);
 	assert_int_equal(pt_sym_new(&s, 1), 0);
 	assert_int_equal(pt_sym_add_module(s, sp.path, sp.bias, sp.start,
-					   sp.end), 0);
+					   sp.end, sp.build_id), 0);
 	/* the innermost frame: ip itself */
 	assert_int_equal(pt_sym_lookup(s, ip + 2, 0, &f), 1);
 	assert_string_equal(f.symbol, "pt_static_target");
@@ -120,7 +139,7 @@ static void c_library_function_through_dynsym(void **state)
 	sp = span_of(fn);
 	assert_int_equal(pt_sym_new(&s, 1), 0);
 	assert_int_equal(pt_sym_add_module(s, sp.path, sp.bias, sp.start,
-					   sp.end), 0);
+					   sp.end, sp.build_id), 0);
 	assert_int_equal(pt_sym_lookup(s, (uint64_t)(uintptr_t)fn + 1, 0, &f),
 			 1);
 	/* the name found may be an alias: it must name the same code */
@@ -134,7 +153,8 @@ static void c_library_function_through_dynsym(void **state)
 
 		if (lp.start != sp.start) /* under ASan getaddrinfo is libasan's */
 			assert_int_equal(pt_sym_add_module(s, lp.path, lp.bias,
-							   lp.start, lp.end), 0);
+							   lp.start, lp.end,
+							   lp.build_id), 0);
 		assert_int_equal(pt_sym_lookup(s, (uint64_t)(uintptr_t)lsm + 1,
 					       0, &f), 1);
 		assert_string_equal(f.symbol, "__libc_start_main");
@@ -149,9 +169,9 @@ static void missing_file_gives_module_offset(void **state)
 	(void)state;
 
 	assert_int_equal(pt_sym_new(&s, 1), 0);
-	pt_sym_add_module(s, "/nonexistent/libx.so", 0x10000, 0x10000, 0x20000);
-	pt_sym_add_module(s, "/dev/zero", 0x30000, 0x30000, 0x40000);
-	pt_sym_add_module(s, "linux-vdso.so.1", 0x50000, 0x50000, 0x51000);
+	pt_sym_add_module(s, "/nonexistent/libx.so", 0x10000, 0x10000, 0x20000, NULL);
+	pt_sym_add_module(s, "/dev/zero", 0x30000, 0x30000, 0x40000, NULL);
+	pt_sym_add_module(s, "linux-vdso.so.1", 0x50000, 0x50000, 0x51000, NULL);
 	assert_int_equal(pt_sym_lookup(s, 0x10abc, 1, &f), 0);
 	assert_string_equal(f.module, "/nonexistent/libx.so");
 	assert_int_equal(f.module_offset, 0xabc);
@@ -173,6 +193,61 @@ static void missing_file_gives_module_offset(void **state)
 	pt_sym_free(s);
 }
 
+/* A module file rebuilt since the trace was recorded (another build-id)
+ * must not lend its symbols: they would look right and be wrong. */
+static void changed_file_is_not_trusted(void **state)
+{
+	struct span sp = span_of((const void *)pt_static_target);
+	uint64_t ip = (uint64_t)(uintptr_t)pt_static_target;
+	char other[sizeof sp.build_id];
+	struct pt_sym *s;
+	struct pt_sym_frame f;
+	(void)state;
+
+	assert_true(strlen(sp.build_id) >= 16); /* gcc and ld write one */
+	snprintf(other, sizeof other, "%s", sp.build_id);
+	other[5] = other[5] == '0' ? '1' : '0';
+	assert_int_equal(pt_sym_new(&s, 1), 0);
+	assert_int_equal(pt_sym_add_module(s, sp.path, sp.bias, sp.start,
+					   sp.end, other), 0);
+	assert_int_equal(pt_sym_lookup(s, ip + 2, 0, &f), 0);
+	assert_string_equal(f.symbol, "");
+	assert_string_equal(f.module, sp.path);
+	assert_int_equal(f.module_offset, ip + 2 - sp.bias);
+	assert_int_equal(pt_sym_warning_count(s), 1);
+	assert_non_null(strstr(pt_sym_warning(s, 0), "build-id differs"));
+	pt_sym_free(s);
+}
+
+/* The C library's file gone (a container image since replaced): with
+ * its build-id recorded, the separate debuginfo (libc6-dbg, installed by
+ * scripts/install-deps.sh --test) still names its functions. */
+static void gone_file_resolves_by_build_id(void **state)
+{
+	void *fn = dlsym(RTLD_DEFAULT, "getaddrinfo");
+	struct span sp;
+	struct pt_sym *s;
+	struct pt_sym_frame f;
+	char dbg[600];
+	(void)state;
+
+	sp = span_of(fn);
+	assert_true(strlen(sp.build_id) >= 16);
+	snprintf(dbg, sizeof dbg, "/usr/lib/debug/.build-id/%.2s/%s.debug",
+		 sp.build_id, sp.build_id + 2);
+	if (access(dbg, R_OK) != 0)
+		skip(); /* no separate debuginfo for this libc here */
+	assert_int_equal(pt_sym_new(&s, 1), 0);
+	assert_int_equal(pt_sym_add_module(s, "/gone/libc.so.6", sp.bias,
+					   sp.start, sp.end, sp.build_id), 0);
+	assert_int_equal(pt_sym_lookup(s, (uint64_t)(uintptr_t)fn + 1, 0, &f),
+			 1);
+	assert_ptr_equal(dlsym(RTLD_DEFAULT, f.symbol), fn);
+	assert_string_equal(f.module, "/gone/libc.so.6");
+	assert_int_equal(pt_sym_warning_count(s), 0);
+	pt_sym_free(s);
+}
+
 static void overlapping_modules_resolve_to_the_later(void **state)
 {
 	struct pt_sym *s;
@@ -180,10 +255,10 @@ static void overlapping_modules_resolve_to_the_later(void **state)
 	(void)state;
 
 	assert_int_equal(pt_sym_new(&s, 0), 0);
-	pt_sym_add_module(s, "/big", 0x1000, 0x1000, 0x100000);
-	pt_sym_add_module(s, "/old", 0x200000, 0x200000, 0x300000);
-	pt_sym_add_module(s, "/new", 0x250000, 0x250000, 0x260000);
-	pt_sym_add_module(s, "/empty", 0x5000, 0x5000, 0x5000); /* ignored */
+	pt_sym_add_module(s, "/big", 0x1000, 0x1000, 0x100000, NULL);
+	pt_sym_add_module(s, "/old", 0x200000, 0x200000, 0x300000, NULL);
+	pt_sym_add_module(s, "/new", 0x250000, 0x250000, 0x260000, NULL);
+	pt_sym_add_module(s, "/empty", 0x5000, 0x5000, 0x5000, NULL); /* ignored */
 	pt_sym_lookup(s, 0x255000, 0, &f);
 	assert_string_equal(f.module, "/new");
 	assert_int_equal(f.module_offset, 0x5000);
@@ -251,6 +326,8 @@ int main(void)
 		cmocka_unit_test(static_function_of_this_executable),
 		cmocka_unit_test(c_library_function_through_dynsym),
 		cmocka_unit_test(missing_file_gives_module_offset),
+		cmocka_unit_test(changed_file_is_not_trusted),
+		cmocka_unit_test(gone_file_resolves_by_build_id),
 		cmocka_unit_test(overlapping_modules_resolve_to_the_later),
 		cmocka_unit_test(model_names_native_frames_by_symbol),
 	};

@@ -142,8 +142,12 @@ static inline int tb_rec_eq(const struct pt_rec *a, const struct pt_rec *b)
 	case PT_REC_STRING:
 		return a->u.string.id == b->u.string.id &&
 		       tb_str_eq(a->u.string.s, b->u.string.s);
-	case PT_REC_MODULE:
-		return memcmp(&a->u.module, &b->u.module, sizeof a->u.module) == 0;
+	case PT_REC_MODULE: {
+		const struct pt_rec_module *x = &a->u.module, *y = &b->u.module;
+		return x->id == y->id && x->path_string_id == y->path_string_id &&
+		       x->load_bias == y->load_bias && x->start == y->start &&
+		       x->end == y->end && tb_str_eq(x->build_id, y->build_id);
+	}
 	case PT_REC_PYFRAME:
 		return memcmp(&a->u.pyframe, &b->u.pyframe,
 			      sizeof a->u.pyframe) == 0;

@@ -140,7 +140,8 @@ static void modules(struct tb *t)
 		r.u.module = (struct pt_rec_module){ (uint32_t)i + 1,
 						     str(t, mods[i].path),
 						     mods[i].bias,
-						     mods[i].start, mods[i].end };
+						     mods[i].start, mods[i].end,
+						     { "", 0 } };
 		rec(t, r);
 	}
 }
