@@ -268,6 +268,10 @@ void pt_writer_child_start(void);
 extern atomic_int pt_writer_running;
 void pt_writer_note_trip(const char *reason);
 const char *pt_writer_path(void);
+/* The dlclose shim, before the real dlclose: describes the object of
+ * handle for a MODULE record, so its frames resolve even when it is
+ * unloaded before the writer's next read of the module list. */
+void pt_writer_note_unload(void *handle);
 
 /* Stacks (stack.c): captures the calling thread's stack and interns it,
  * as a function for pt_guard_run: the stack id (0 on failure) in

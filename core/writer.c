@@ -21,6 +21,7 @@
  *
  * Memory: one 256 KiB chunk buffer and the "emitted" bitmaps, all mmap'd.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -408,23 +409,56 @@ static uint64_t mod_key(uint64_t lo, uint64_t hi, uint64_t bias,
 	return pt_hash_bytes(k, sizeof k) ^ pt_hash_bytes(bid, bid_len) * 3;
 }
 
-static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
+/* A loaded object as a MODULE record describes it. */
+struct mod_info {
+	uint64_t lo, hi, bias;
+	size_t bid_len;
+	uint8_t bid[PT_FMT_MAX_BUILD_ID];
+};
+
+/* false for an object with no PT_LOAD segment */
+static bool mod_info_of(const struct dl_phdr_info *info, struct mod_info *mi)
 {
-	(void)size;
-	struct mod_scan *ms = data;
-	uint64_t lo = UINT64_MAX, hi = 0;
+	mi->lo = UINT64_MAX;
+	mi->hi = 0;
+	mi->bias = info->dlpi_addr;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD)
 			continue;
 		uint64_t a = info->dlpi_addr + ph->p_vaddr;
-		if (a < lo)
-			lo = a;
-		if (a + ph->p_memsz > hi)
-			hi = a + ph->p_memsz;
+		if (a < mi->lo)
+			mi->lo = a;
+		if (a + ph->p_memsz > mi->hi)
+			mi->hi = a + ph->p_memsz;
 	}
-	if (hi == 0)
-		return 0;
+	if (mi->hi == 0)
+		return false;
+	mi->bid_len = module_build_id(info, mi->bid, sizeof mi->bid);
+	return true;
+}
+
+/* Writes a MODULE record for mi at path, unless one was written. */
+static void emit_module(const struct mod_info *mi, const char *path, size_t plen)
+{
+	uint32_t sid = intern_cstr(path, plen);
+	uint64_t key = mod_key(mi->lo, mi->hi, mi->bias, sid, mi->bid, mi->bid_len);
+	for (uint32_t i = 0; i < W.nmodules; i++)
+		if (W.module_key[i] == key)
+			return; /* already written */
+	if (W.nmodules >= MAX_MODULES)
+		return;
+	emit_string(sid);
+	W.module_key[W.nmodules++] = key;
+	EMIT(pt_enc_module(&W.enc, W.nmodules, sid, mi->bias, mi->lo, mi->hi,
+			   mi->bid, mi->bid_len));
+}
+
+static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct mod_scan *ms = data;
+	struct mod_info mi;
 	const char *path = info->dlpi_name;
 	size_t plen = path ? strlen(path) : 0;
 	if (plen == 0) {
@@ -434,20 +468,102 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 		plen = ms->exe_len;
 	}
 	ms->first_seen = true;
-	uint32_t sid = intern_cstr(path, plen);
-	uint8_t bid[PT_FMT_MAX_BUILD_ID];
-	size_t bid_len = module_build_id(info, bid, sizeof bid);
-	uint64_t key = mod_key(lo, hi, info->dlpi_addr, sid, bid, bid_len);
-	for (uint32_t i = 0; i < W.nmodules; i++)
-		if (W.module_key[i] == key)
-			return 0; /* already written */
-	if (W.nmodules >= MAX_MODULES)
-		return 0;
-	emit_string(sid);
-	W.module_key[W.nmodules++] = key;
-	EMIT(pt_enc_module(&W.enc, W.nmodules, sid, info->dlpi_addr, lo, hi,
-			   bid, bid_len));
+	if (mod_info_of(info, &mi))
+		emit_module(&mi, path, plen);
 	return 0;
+}
+
+/* ---- objects being unloaded ---------------------------------------------
+ * The module list is read every 100 ms; a library loaded, used and
+ * unloaded between two reads would leave its frames without a module. So
+ * the dlclose shim describes the object before it goes (pt_writer_note_unload,
+ * on the application's thread, which holds none of our locks: the
+ * loader's lock is free to take), into one of a few slots the writer
+ * empties into MODULE records. Slots: 0 free, 1 being filled, 2 ready, 3
+ * being written. All slots busy: the object is not described (its frames
+ * then show as addresses). */
+#define UNLOAD_SLOTS 16
+
+static struct unload_slot {
+	atomic_int state;
+	struct mod_info mi;
+	size_t plen;
+	char path[1024];
+} unloads[UNLOAD_SLOTS];
+
+struct unload_find {
+	uintptr_t addr;         /* l_addr of the object */
+	const char *name;       /* l_name */
+	struct unload_slot *slot;
+};
+
+static int unload_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct unload_find *f = data;
+	if (info->dlpi_addr != f->addr || !info->dlpi_name ||
+	    strcmp(info->dlpi_name, f->name) != 0 || !info->dlpi_name[0])
+		return 0;
+	struct unload_slot *u = f->slot;
+	if (!mod_info_of(info, &u->mi))
+		return 1;
+	u->plen = strnlen(info->dlpi_name, sizeof u->path);
+	memcpy(u->path, info->dlpi_name, u->plen);
+	return 2;
+}
+
+struct unload_arg {
+	void *handle;
+	int done;
+};
+
+static int note_unload_guarded(void *arg)
+{
+	struct unload_arg *a = arg;
+	struct link_map *lm = NULL;
+	if (dlinfo(a->handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_name ||
+	    !lm->l_name[0])
+		return 0; /* not a handle of a loaded file (or the program's own) */
+	struct unload_slot *u = NULL;
+	for (int i = 0; i < UNLOAD_SLOTS && !u; i++) {
+		int want = 0;
+		if (atomic_compare_exchange_strong(&unloads[i].state, &want, 1))
+			u = &unloads[i];
+	}
+	if (!u) {
+		PT_MARK(writer_unload_slots_full);
+		return 0;
+	}
+	struct unload_find f = { (uintptr_t)lm->l_addr, lm->l_name, u };
+	int found = dl_iterate_phdr(unload_cb, &f);
+	atomic_store_explicit(&u->state, found == 2 ? 2 : 0, memory_order_release);
+	a->done = found == 2;
+	return 0;
+}
+
+void pt_writer_note_unload(void *handle)
+{
+	if (!handle || !pt_ks_active() || !pt_walk_enter())
+		return; /* off, or a fork is in progress */
+	struct unload_arg a = { handle, 0 };
+	(void)pt_guard_run(note_unload_guarded, &a);
+	pt_walk_leave();
+	if (a.done)
+		PT_MARK(writer_unload_noted);
+}
+
+/* Writer: MODULE records for the objects described at their dlclose. */
+static void emit_unloads(void)
+{
+	for (int i = 0; i < UNLOAD_SLOTS; i++) {
+		struct unload_slot *u = &unloads[i];
+		int want = 2;
+		if (!atomic_compare_exchange_strong(&u->state, &want, 3))
+			continue;
+		if (!at_budget())
+			emit_module(&u->mi, u->path, u->plen);
+		atomic_store_explicit(&u->state, 0, memory_order_release);
+	}
 }
 
 static int adds_cb(struct dl_phdr_info *info, size_t size, void *data)
@@ -628,6 +744,7 @@ static void final_flush(void)
 		sleep_ns(1000000);
 	}
 	pt_flush_delta();
+	emit_unloads();
 	emit_modules(false); /* modules loaded since the last scan (every 100 ms) */
 	uint64_t now = pt_now_ns();
 	emit_tick(now);
@@ -659,6 +776,7 @@ static void *writer_main(void *arg)
 			emit_tick(now);
 		}
 		if (now - W.last_modules >= MODULES_NS && !at_budget()) {
+			emit_unloads();
 			emit_modules(false);
 			W.last_modules = now;
 		}

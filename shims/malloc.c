@@ -108,6 +108,7 @@ void pt_shim_resolve(void)
 	RESOLVE(write, "write");
 	RESOLVE(close, "close");
 	RESOLVE(syscall, "syscall");
+	RESOLVE(dlclose, "dlclose");
 	/* malloc last: its being set means the table is complete */
 	void *m = dlsym(RTLD_NEXT, "malloc");
 	atomic_store_explicit((_Atomic(void *) *)&pt_real.malloc, m, memory_order_release);

@@ -31,6 +31,7 @@ struct pt_real {
 	ssize_t (*write)(int, const void *, size_t);
 	int (*close)(int);
 	long (*syscall)(long, ...);
+	int (*dlclose)(void *);
 };
 
 extern struct pt_real pt_real;

@@ -244,6 +244,34 @@ def rebuilt_binary(c):
 
 
 @case
+def unloaded_library(c):
+    """A library loaded, allocating and unloaded between two reads of the
+    module list (every 100 ms): dlclose describes it first, so the report
+    still names its functions."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    check(cc, "a C compiler")
+    lib = os.path.join(c.tmp, "libplug.so")
+    rc, _, se = c.run([cc, "-shared", "-fPIC", "-g", "-O1", "-o", lib,
+                       os.path.join(HERE, "plugin", "plugin.c")])
+    check(rc == 0, f"cc: {se.decode()[:500]}")
+    for mode in ("exact", "sampled"):
+        env = {"PEAKTRACE_MODE": mode, "PEAKTRACE_COVMARKS_OUT": os.path.join(c.tmp, f"marks-{mode}")}
+        traces, _ = same_as_unprofiled(c, [c.prog("dlplug"), lib, "24"], env)
+        check(len(traces) == 1, f"one trace expected: {traces}")
+        st = c.collapsed(traces[0])
+        got = bytes_in(st, "plugin_fill")
+        want = 24 << 20
+        check(abs(got - want) <= 0.05 * want, f"{mode}: plugin_fill holds {got} at the peak, want {want}: {st}")
+        recs, _ = c.decode(traces[0])
+        strings = {r["id"]: r["str"] for r in recs if r["type"] == "string"}
+        check(any(strings[r["path_string_id"]] == lib for r in recs if r["type"] == "module"),
+              f"{mode}: a MODULE record for {lib}")
+        if c.debug:
+            check("writer_unload_noted" in marks(env["PEAKTRACE_COVMARKS_OUT"]),
+                  f"{mode}: the dlclose shim described the library")
+
+
+@case
 def threads(c):
     for mode in ("sampled", "exact"):
         traces, _ = same_as_unprofiled(c, [c.prog("threads")], {"PEAKTRACE_MODE": mode})
