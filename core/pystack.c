@@ -25,7 +25,7 @@
  * threads' thread states are freed during finalization while their TLS
  * still points at them.
  *
- * Name cache: a direct-mapped table of PT_PY_CACHE_SLOTS slots in static
+ * Name cache: a two-way set-associative table of PT_PY_CACHE_SLOTS slots in static
  * memory, keyed by code object pointer and checked against the code's
  * co_filename and name pointers and co_firstlineno (so a freed code object
  * whose address is reused by another one misses). Each slot is a seqlock:
@@ -133,12 +133,43 @@ struct name_slot {
 };
 
 static struct name_slot g_names[PT_PY_CACHE_SLOTS];
+static atomic_uchar g_names_victim[PT_PY_CACHE_SLOTS / 2]; /* way to replace next */
 static atomic_uint g_epoch = 1;
 
-static struct name_slot *slot_of(const void *code)
+/* Both caches are two-way set-associative: direct-mapped, two code
+ * objects of one stack that map to the same slot (1 chance in 2048 per
+ * pair, for good) evicted each other on every walk; seen on 3.11, where
+ * site's import frames did so for the whole start-up: 4% of frames
+ * missed, each a line-table scan and two names encoded. A set is two
+ * adjacent slots; a fill takes the way holding the key, else an empty or
+ * stale one, else the ways in turn. */
+static size_t set_of(uint64_t h, unsigned bits)
+{
+	return (size_t)(h >> (64 - bits)) & ~(size_t)1;
+}
+
+/* The way of set base (2 slots) to fill for key: the one holding key, an
+ * empty or stale one (keys and epochs read racily: a wrong guess costs
+ * one eviction), else the set's next victim. */
+static unsigned way_to_fill(uintptr_t key0, unsigned epoch0, uintptr_t key1,
+			    unsigned epoch1, uintptr_t key, atomic_uchar *victim)
+{
+	unsigned now = atomic_load_explicit(&g_epoch, memory_order_relaxed);
+	if (key0 == key)
+		return 0;
+	if (key1 == key)
+		return 1;
+	if (key0 == 0 || epoch0 != now)
+		return 0;
+	if (key1 == 0 || epoch1 != now)
+		return 1;
+	return atomic_fetch_xor_explicit(victim, 1, memory_order_relaxed) & 1u;
+}
+
+static size_t names_set(const void *code)
 {
 	uint64_t h = ((uint64_t)(uintptr_t)code >> 4) * 0x9e3779b97f4a7c15ull;
-	return &g_names[h >> (64 - PT_PY_CACHE_BITS)];
+	return set_of(h, PT_PY_CACHE_BITS);
 }
 
 struct cached {
@@ -147,9 +178,8 @@ struct cached {
 };
 
 /* Async-signal-safe, lock-free. True on a hit. */
-static bool cache_get(const struct pt_pyraw *f, struct cached *c)
+static bool cache_get_way(struct name_slot *s, const struct pt_pyraw *f, struct cached *c)
 {
-	struct name_slot *s = slot_of(f->code);
 	unsigned seq;
 	if (!seq_read_begin(&s->seq, &seq))
 		return false;
@@ -175,10 +205,24 @@ static bool cache_get(const struct pt_pyraw *f, struct cached *c)
 	return true;
 }
 
+static bool cache_get(const struct pt_pyraw *f, struct cached *c)
+{
+	struct name_slot *set = &g_names[names_set(f->code)];
+	return cache_get_way(&set[0], f, c) || cache_get_way(&set[1], f, c);
+}
+
 /* Async-signal-safe, lock-free: gives up when another writer holds the slot. */
 static void cache_put(const struct pt_pyraw *f, const struct cached *c)
 {
-	struct name_slot *s = slot_of(f->code);
+	size_t base = names_set(f->code);
+	struct name_slot *set = &g_names[base];
+	unsigned way = way_to_fill(
+		atomic_load_explicit(&set[0].code, memory_order_relaxed),
+		atomic_load_explicit(&set[0].epoch, memory_order_relaxed),
+		atomic_load_explicit(&set[1].code, memory_order_relaxed),
+		atomic_load_explicit(&set[1].epoch, memory_order_relaxed),
+		(uintptr_t)f->code, &g_names_victim[base / 2]);
+	struct name_slot *s = &set[way];
 	unsigned seq;
 	if (!seq_write_begin(&s->seq, &seq))
 		return;
@@ -197,7 +241,7 @@ static void cache_put(const struct pt_pyraw *f, const struct cached *c)
 
 /* ---- line memo ---------------------------------------------------------
  *
- * (code object, byte offset) -> line, direct-mapped, seqlocked like the
+ * (code object, byte offset) -> line, two-way set-associative, seqlocked like the
  * name cache. The name slot keeps only the last offset of its code object,
  * and the innermost frame of a loop that allocates at several places moves
  * between them on every sample: each miss was a PyCode_Addr2Line scan of
@@ -219,18 +263,18 @@ struct line_slot {
 };
 
 static struct line_slot g_lines[PT_PY_LINE_SLOTS];
+static atomic_uchar g_lines_victim[PT_PY_LINE_SLOTS / 2];
 
-static struct line_slot *line_slot_of(const void *code, int addrq)
+static size_t lines_set(const void *code, int addrq)
 {
 	uint64_t h = (((uint64_t)(uintptr_t)code >> 4) ^ ((uint64_t)(uint32_t)addrq << 24)) *
 		     0x9e3779b97f4a7c15ull;
-	return &g_lines[h >> (64 - PT_PY_LINE_BITS)];
+	return set_of(h, PT_PY_LINE_BITS);
 }
 
 /* Async-signal-safe, lock-free. True on a hit, with the line in *line. */
-static bool line_get(const struct pt_pyraw *f, int *line)
+static bool line_get_way(struct line_slot *s, const struct pt_pyraw *f, int *line)
 {
-	struct line_slot *s = line_slot_of(f->code, f->addrq);
 	unsigned seq;
 	if (!seq_read_begin(&s->seq, &seq))
 		return false;
@@ -248,10 +292,29 @@ static bool line_get(const struct pt_pyraw *f, int *line)
 	return true;
 }
 
+static bool line_get(const struct pt_pyraw *f, int *line)
+{
+	struct line_slot *set = &g_lines[lines_set(f->code, f->addrq)];
+	return line_get_way(&set[0], f, line) || line_get_way(&set[1], f, line);
+}
+
 /* Async-signal-safe, lock-free: gives up when another writer holds the slot. */
 static void line_put(const struct pt_pyraw *f, int line)
 {
-	struct line_slot *s = line_slot_of(f->code, f->addrq);
+	size_t base = lines_set(f->code, f->addrq);
+	struct line_slot *set = &g_lines[base];
+	/* the key of a line slot is (code, offset): an empty way, a stale
+	 * one or the victim; two offsets of one code object may share a set */
+	uintptr_t k0 = atomic_load_explicit(&set[0].code, memory_order_relaxed);
+	uintptr_t k1 = atomic_load_explicit(&set[1].code, memory_order_relaxed);
+	if (k0 == (uintptr_t)f->code && atomic_load_explicit(&set[0].addrq, memory_order_relaxed) != f->addrq)
+		k0 = 1; /* same code, another offset: not "the way holding key" */
+	if (k1 == (uintptr_t)f->code && atomic_load_explicit(&set[1].addrq, memory_order_relaxed) != f->addrq)
+		k1 = 1;
+	unsigned way = way_to_fill(k0, atomic_load_explicit(&set[0].epoch, memory_order_relaxed),
+				   k1, atomic_load_explicit(&set[1].epoch, memory_order_relaxed),
+				   (uintptr_t)f->code, &g_lines_victim[base / 2]);
+	struct line_slot *s = &set[way];
 	unsigned seq;
 	if (!seq_write_begin(&s->seq, &seq))
 		return;
