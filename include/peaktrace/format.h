@@ -392,7 +392,8 @@ static const uint32_t pt_crc32c_table[256] = {
 	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
 };
 
-static inline uint32_t pt_crc32c(uint32_t crc, const void *buf, size_t len)
+/* Byte at a time, any machine. */
+static inline uint32_t pt_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)buf;
 
@@ -401,5 +402,54 @@ static inline uint32_t pt_crc32c(uint32_t crc, const void *buf, size_t len)
 		crc = pt_crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <string.h>
+
+/* SSE 4.2's crc32 instruction computes CRC32C itself, 8 bytes at a time:
+ * an eighth of the table loop's instructions (the writer seals every
+ * chunk, the decoder checks every one). */
+__attribute__((target("sse4.2"))) static inline uint32_t
+pt_crc32c_hw(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = (const uint8_t *)buf;
+	uint64_t c = (uint32_t)~crc;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	uint32_t c32 = (uint32_t)c;
+	while (len--)
+		c32 = __builtin_ia32_crc32qi(c32, *p++);
+	return ~c32;
+}
+
+/* 1 when the CPU has SSE 4.2 (cpuid leaf 1, ecx bit 20), asked once. */
+static inline int pt_crc32c_has_hw(void)
+{
+	static int has = -1; /* racing first callers store the same value */
+	int h = __atomic_load_n(&has, __ATOMIC_RELAXED);
+	if (h < 0) {
+		unsigned a, b, c, d;
+		h = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 20));
+		__atomic_store_n(&has, h, __ATOMIC_RELAXED);
+	}
+	return h;
+}
+
+static inline uint32_t pt_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	return pt_crc32c_has_hw() ? pt_crc32c_hw(crc, buf, len)
+				  : pt_crc32c_sw(crc, buf, len);
+}
+#else
+static inline uint32_t pt_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	return pt_crc32c_sw(crc, buf, len);
+}
+#endif
 
 #endif

@@ -112,6 +112,20 @@ static void test_crc32c(void **state)
 	/* 32 zero bytes: RFC 3720 B.4 test vector */
 	uint8_t z[32] = { 0 };
 	assert_true(pt_crc32c(0, z, sizeof z) == 0x8A9136AAu);
+	/* the table loop and the machine's instruction (when it has one)
+	 * agree on every length and alignment */
+	uint8_t rnd[300];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (size_t i = 0; i < sizeof rnd; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		rnd[i] = (uint8_t)x;
+	}
+	for (size_t off = 0; off < 9; off++)
+		for (size_t n = 0; n + off <= sizeof rnd; n += 1 + n / 8)
+			assert_true(pt_crc32c(0x1234u, rnd + off, n) ==
+				    pt_crc32c_sw(0x1234u, rnd + off, n));
 }
 
 /* ---- golden bytes --------------------------------------------------------- */
