@@ -93,6 +93,13 @@ int pt_pyglue_eval_at(void *const *ips, int n)
 	return -1;
 }
 
+void pt_pyglue_fork_child(void)
+{
+#if PT_HAVE_PYSTACK
+	pt_py_fork_child();
+#endif
+}
+
 unsigned pt_pyglue_merge(uint64_t *frames, unsigned nf, unsigned cap)
 {
 #if PT_HAVE_PYSTACK

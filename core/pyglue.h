@@ -22,6 +22,10 @@ const char *pt_pyglue_version(void);
  * calling thread's Python frames after cutting the native part at the
  * interpreter's eval loop. Returns the new frame count (<= cap). */
 unsigned pt_pyglue_merge(uint64_t *frames, unsigned nf, unsigned cap);
+/* In a fork child, after the intern tables were emptied: the frame
+ * reader's caches hold the parent's string ids, which mean nothing (or
+ * another string) in the child's tables; forgets them. */
+void pt_pyglue_fork_child(void);
 /* The index of the first of n return addresses inside the interpreter's
  * eval loop, or -1 (none there, or its bounds unknown). */
 int pt_pyglue_eval_at(void *const *ips, int n);

@@ -332,6 +332,15 @@ void pt_py_names_flush(void)
 	atomic_fetch_add_explicit(&g_epoch, 1u, memory_order_relaxed);
 }
 
+void pt_py_fork_child(void)
+{
+	/* one thread now: a slot a vanished thread was filling (odd
+	 * sequence) would otherwise stay unusable for good */
+	memset((void *)g_names, 0, sizeof g_names);
+	memset((void *)g_lines, 0, sizeof g_lines);
+	pt_py_names_flush();
+}
+
 /* ---- UTF-8 -------------------------------------------------------------- */
 
 static uint32_t char_at(const struct pt_pystr *s, size_t i)

@@ -99,6 +99,10 @@ const char *pt_py_disable_reason(void);
  * still store ids from before the flush. */
 void pt_py_names_flush(void);
 
+/* In a fork child (one thread): empties the caches, whose ids belong to
+ * the parent's intern tables. */
+void pt_py_fork_child(void);
+
 /* ---- for tests ----------------------------------------------------------
  * Forgets the probe result and the walk state, then probes as
  * pt_py_probe() does, except that fake_version (if not NULL, "3.14.0")

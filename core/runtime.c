@@ -385,6 +385,7 @@ void pt_runtime_fork_child(void)
 	pt_intern_reset(&pt_g.stacks);
 	pt_intern_reset(&pt_g.strings);
 	pt_intern_reset(&pt_g.pyframes);
+	pt_pyglue_fork_child(); /* its caches hold ids of the tables just emptied */
 	atomic_store(&pt_g.drops, 0);
 	atomic_store(&pt_g.peak_lock, 0);
 	atomic_store(&pt_g.peak, atomic_load(&pt_g.heap) + atomic_load(&pt_g.mapped));
