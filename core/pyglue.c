@@ -36,6 +36,14 @@ static uint32_t intern_str(const char *s, size_t n, void *ctx)
 	(void)ctx;
 	return pt_intern_put(&pt_g.strings, s, (uint32_t)n);
 }
+
+static uint32_t intern_frame(uint32_t file_id, uint32_t func_id, uint32_t line,
+			     void *ctx)
+{
+	(void)ctx;
+	uint32_t triple[3] = { func_id, file_id, line };
+	return pt_intern_put(&pt_g.pyframes, triple, sizeof triple);
+}
 #endif
 
 int pt_pyglue_start(const char **why)
@@ -106,7 +114,7 @@ unsigned pt_pyglue_merge(uint64_t *frames, unsigned nf, unsigned cap)
 	if (!py_on)
 		return nf;
 	struct pt_pyframe py[PT_PY_MAX_FRAMES];
-	int n = pt_py_walk(py, PT_PY_MAX_FRAMES, intern_str, NULL);
+	int n = pt_py_walk(py, PT_PY_MAX_FRAMES, intern_str, intern_frame, NULL);
 	if (n < 0) {
 		PT_MARK(python_reader_disabled);
 		py_on = 0;
@@ -125,8 +133,9 @@ unsigned pt_pyglue_merge(uint64_t *frames, unsigned nf, unsigned cap)
 		}
 	}
 	for (int i = 0; i < n && nf < cap; i++) {
-		uint32_t triple[3] = { py[i].func_id, py[i].file_id, py[i].line };
-		uint32_t id = pt_intern_put(&pt_g.pyframes, triple, sizeof triple);
+		uint32_t id = py[i].frame_id;
+		if (!id)
+			id = intern_frame(py[i].file_id, py[i].func_id, py[i].line, NULL);
 		if (!id)
 			break;
 		frames[nf++] = ((uint64_t)id << 1) | 1;

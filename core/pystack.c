@@ -127,6 +127,7 @@ struct name_slot {
 	atomic_int firstlineno;     /* content check */
 	atomic_int addrq;           /* last byte offset looked up, and ... */
 	atomic_int line;            /* ... its line (PyCode_Addr2Line result) */
+	atomic_uint frame_id;       /* ... and the frame id of that line (0: none) */
 	atomic_uintptr_t code;      /* key: PyCodeObject address; 0 = empty */
 	atomic_uintptr_t filename;  /* content check: co_filename address */
 	atomic_uintptr_t funcname;  /* content check: co_qualname/co_name address */
@@ -175,6 +176,7 @@ static size_t names_set(const void *code)
 struct cached {
 	uint32_t file_id, func_id; /* nonzero */
 	int addrq, line;           /* the slot's last line lookup */
+	uint32_t frame_id;         /* frame id of (file, func, line); 0: none */
 };
 
 /* Async-signal-safe, lock-free. True on a hit. */
@@ -192,6 +194,7 @@ static bool cache_get_way(struct name_slot *s, const struct pt_pyraw *f, struct 
 	uint32_t nid = atomic_load_explicit(&s->func_id, memory_order_relaxed);
 	int addrq = atomic_load_explicit(&s->addrq, memory_order_relaxed);
 	int line = atomic_load_explicit(&s->line, memory_order_relaxed);
+	uint32_t frame = atomic_load_explicit(&s->frame_id, memory_order_relaxed);
 	if (!seq_read_ok(&s->seq, seq))
 		return false;
 	if (code != (uintptr_t)f->code || file != (uintptr_t)f->filename ||
@@ -202,6 +205,7 @@ static bool cache_get_way(struct name_slot *s, const struct pt_pyraw *f, struct 
 	c->func_id = nid;
 	c->addrq = addrq;
 	c->line = line;
+	c->frame_id = frame;
 	return true;
 }
 
@@ -236,6 +240,7 @@ static void cache_put(const struct pt_pyraw *f, const struct cached *c)
 	atomic_store_explicit(&s->func_id, c->func_id, memory_order_relaxed);
 	atomic_store_explicit(&s->addrq, c->addrq, memory_order_relaxed);
 	atomic_store_explicit(&s->line, c->line, memory_order_relaxed);
+	atomic_store_explicit(&s->frame_id, c->frame_id, memory_order_relaxed);
 	seq_write_end(&s->seq, seq);
 }
 
@@ -259,6 +264,7 @@ struct line_slot {
 	atomic_int addrq;
 	atomic_int line;
 	atomic_int firstlineno;
+	atomic_uint frame_id;       /* frame id of the line (0: none) */
 	atomic_uintptr_t code;      /* 0 = empty */
 };
 
@@ -273,7 +279,8 @@ static size_t lines_set(const void *code, int addrq)
 }
 
 /* Async-signal-safe, lock-free. True on a hit, with the line in *line. */
-static bool line_get_way(struct line_slot *s, const struct pt_pyraw *f, int *line)
+static bool line_get_way(struct line_slot *s, const struct pt_pyraw *f, int *line,
+			 uint32_t *frame_id)
 {
 	unsigned seq;
 	if (!seq_read_begin(&s->seq, &seq))
@@ -283,23 +290,26 @@ static bool line_get_way(struct line_slot *s, const struct pt_pyraw *f, int *lin
 	int first = atomic_load_explicit(&s->firstlineno, memory_order_relaxed);
 	unsigned epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
 	int l = atomic_load_explicit(&s->line, memory_order_relaxed);
+	uint32_t fr = atomic_load_explicit(&s->frame_id, memory_order_relaxed);
 	if (!seq_read_ok(&s->seq, seq))
 		return false;
 	if (code != (uintptr_t)f->code || addrq != f->addrq || first != f->firstlineno ||
 	    epoch != atomic_load_explicit(&g_epoch, memory_order_relaxed))
 		return false;
 	*line = l;
+	*frame_id = fr;
 	return true;
 }
 
-static bool line_get(const struct pt_pyraw *f, int *line)
+static bool line_get(const struct pt_pyraw *f, int *line, uint32_t *frame_id)
 {
 	struct line_slot *set = &g_lines[lines_set(f->code, f->addrq)];
-	return line_get_way(&set[0], f, line) || line_get_way(&set[1], f, line);
+	return line_get_way(&set[0], f, line, frame_id) ||
+	       line_get_way(&set[1], f, line, frame_id);
 }
 
 /* Async-signal-safe, lock-free: gives up when another writer holds the slot. */
-static void line_put(const struct pt_pyraw *f, int line)
+static void line_put(const struct pt_pyraw *f, int line, uint32_t frame_id)
 {
 	size_t base = lines_set(f->code, f->addrq);
 	struct line_slot *set = &g_lines[base];
@@ -324,6 +334,7 @@ static void line_put(const struct pt_pyraw *f, int line)
 	atomic_store_explicit(&s->epoch, atomic_load_explicit(&g_epoch, memory_order_relaxed),
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->line, line, memory_order_relaxed);
+	atomic_store_explicit(&s->frame_id, frame_id, memory_order_relaxed);
 	seq_write_end(&s->seq, seq);
 }
 
@@ -417,6 +428,7 @@ struct walk {
 	int max;                  /* capacity of out, >= 1 */
 	int n;                    /* frames stored */
 	pt_py_intern_fn intern;
+	pt_py_frame_fn frame;     /* NULL: no frame ids */
 	void *ctx;
 	const struct pt_pyreader *rd;
 };
@@ -439,25 +451,30 @@ static int intern_names(struct walk *w, const struct pt_pyraw *f, struct cached 
 }
 
 /* One frame from the reader: line (cached per code object for the last
- * offset asked, since outer frames sit at the same call for many samples),
- * names (cached per code object), the first-frame check, the output. */
+ * offset asked, since outer frames sit at the same call for many samples,
+ * and in the line memo), names (cached per code object), the frame id of
+ * (names, line) (cached with the line: interning the triple anew for
+ * every frame of every walk was a fifth of exact mode's instructions on
+ * Python), the first-frame check, the output. */
 static int emit(void *cookie, const struct pt_pyraw *f)
 {
 	struct walk *w = cookie;
 	struct cached c;
 	bool hit = cache_get(f, &c);
+	bool looked_up = false;
 	int line = f->line;
+	uint32_t frame_id = 0;
 
 	if (line <= 0) {
 		if (hit && c.addrq == f->addrq) {
 			line = c.line;
+			frame_id = c.frame_id;
 			PT_MARK(py_line_cache_hit);
-		} else if (hit && line_get(f, &line)) {
+		} else if (hit && line_get(f, &line, &frame_id)) {
 			PT_MARK(py_line_memo_hit);
 		} else {
 			line = g_rt.addr2line((void *)f->code, f->addrq);
-			if (hit && line > 0)
-				line_put(f, line);
+			looked_up = true;
 		}
 	}
 	if (line > 0 &&
@@ -468,28 +485,39 @@ static int emit(void *cookie, const struct pt_pyraw *f)
 	}
 	if (hit) {
 		PT_MARK(py_name_cache_hit);
-		if (f->line <= 0 && c.addrq != f->addrq) {
-			c.addrq = f->addrq;
-			c.line = line;
-			cache_put(f, &c);
-		}
 	} else {
 		PT_MARK(py_name_cache_miss);
 		int rc = intern_names(w, f, &c);
 		if (rc < 0)
 			return rc;
-		if (c.file_id != 0 && c.func_id != 0) {
-			/* f->line (tracing) is not what the line table says */
-			c.addrq = f->line <= 0 ? f->addrq : INT32_MIN;
-			c.line = line;
-			cache_put(f, &c);
-		} else {
+		if (c.file_id == 0 || c.func_id == 0)
 			PT_MARK(py_intern_failed);
+	}
+	uint32_t out_line = line > 0 ? (uint32_t)line : 0;
+	if (frame_id == 0 && w->frame && c.file_id != 0 && c.func_id != 0)
+		frame_id = w->frame(c.file_id, c.func_id, out_line, w->ctx);
+	if (f->line <= 0) {
+		/* f->line (tracing) is not what the line table says: cached
+		 * lines come from the table only */
+		if (hit && looked_up && line > 0)
+			line_put(f, line, frame_id);
+		if (c.file_id != 0 && c.func_id != 0 &&
+		    (!hit || c.addrq != f->addrq || c.frame_id != frame_id)) {
+			c.addrq = f->addrq;
+			c.line = line;
+			c.frame_id = frame_id;
+			cache_put(f, &c);
 		}
+	} else if (!hit && c.file_id != 0 && c.func_id != 0) {
+		c.addrq = INT32_MIN;
+		c.line = line;
+		c.frame_id = 0;
+		cache_put(f, &c);
 	}
 	w->out[w->n].file_id = c.file_id;
 	w->out[w->n].func_id = c.func_id;
-	w->out[w->n].line = line > 0 ? (uint32_t)line : 0;
+	w->out[w->n].line = out_line;
+	w->out[w->n].frame_id = frame_id;
 	w->n++;
 	return w->n >= w->max ? 1 : 0;
 }
@@ -548,7 +576,8 @@ const char *pt_py_disable_reason(void)
 	return g_disable;
 }
 
-static int walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern, void *ctx)
+static int walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern,
+		pt_py_frame_fn frame, void *ctx)
 {
 	const struct pt_pyreader *rd = g_reader;
 	void *ts = g_rt.this_tstate();
@@ -581,7 +610,7 @@ static int walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern, void *c
 		return disable(err_text(PT_PYE_FAILPOINT));
 
 	struct walk w = { .out = out, .max = max, .n = 0, .intern = intern,
-			  .ctx = ctx, .rd = rd };
+			  .frame = frame, .ctx = ctx, .rd = rd };
 	int rc = rd->walk(&g_rt, ts, 2 * max + 256, emit, &w);
 	if (rc < 0)
 		return disable(err_text(rc));
@@ -589,7 +618,8 @@ static int walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern, void *c
 	return w.n;
 }
 
-int pt_py_walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern, void *ctx)
+int pt_py_walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern,
+	       pt_py_frame_fn frame, void *ctx)
 {
 	if (atomic_load_explicit(&g_ws, memory_order_acquire) != WS_ON)
 		return 0;
@@ -598,7 +628,7 @@ int pt_py_walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern, void *ct
 	if (max > (1 << 20))
 		max = 1 << 20; /* keeps 2 * max + 256 an int */
 	int saved = errno;
-	int n = walk(out, max, intern, ctx);
+	int n = walk(out, max, intern, frame, ctx);
 	errno = saved;
 	return n;
 }

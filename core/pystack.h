@@ -62,12 +62,20 @@ struct pt_pyframe {
 	uint32_t func_id; /* intern id of co_qualname (3.11+) or co_name (3.9,
 			     3.10), 0 when interning failed */
 	uint32_t line;    /* 1-based source line, 0 when the code has none */
+	uint32_t frame_id;/* the frame callback's id for (file, func, line);
+			     0 when there is none */
 };
 
 /* Interns utf8[0..len) (not NUL-terminated) and returns its id, or 0 on
  * failure. Called from inside pt_py_walk, so it runs in the allocator hook:
  * it must not allocate through malloc or take a lock the hook may hold. */
 typedef uint32_t (*pt_py_intern_fn)(const char *utf8, size_t len, void *ctx);
+
+/* Gives the frame (file_id, func_id, line) an id (0 on failure); the walk
+ * caches it with the line, so that a frame seen before costs no call.
+ * Same rules as pt_py_intern_fn. */
+typedef uint32_t (*pt_py_frame_fn)(uint32_t file_id, uint32_t func_id,
+				   uint32_t line, void *ctx);
 
 /* Walks the calling thread's Python frames, innermost first, into
  * out[0..max); frames past max (the outermost ones) are dropped. Returns
@@ -79,7 +87,7 @@ typedef uint32_t (*pt_py_intern_fn)(const char *utf8, size_t len, void *ctx);
  * then says why. Only one call ever returns < 0.
  *
  * Cached ids are assumed valid for the process's life, for one intern
- * function and context; call pt_py_names_flush() when they stop being so.
+ * function, frame function (NULL: frame_id stays 0) and context; call pt_py_names_flush() when they stop being so.
  *
  * Async-signal-safe with respect to its own state, reentrancy-safe, lock-
  * free, no allocation, errno preserved. Calls no CPython function except
@@ -88,7 +96,7 @@ typedef uint32_t (*pt_py_intern_fn)(const char *utf8, size_t len, void *ctx);
  * read or pure computation). Reads interpreter memory: run it inside the
  * guarded region so that a fault on a corrupt frame is recovered. */
 int pt_py_walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern,
-	       void *ctx);
+	       pt_py_frame_fn frame, void *ctx);
 
 /* Why pt_py_walk disabled Python stacks (one line, no "peaktrace: "
  * prefix), or NULL while it has not. Async-signal-safe. */

@@ -238,7 +238,7 @@ static int guarded_walk(struct pt_pyframe *frames, int max)
 		return 0;
 	}
 	t_guarded = 1;
-	int got = pt_py_walk(frames, max, intern, NULL);
+	int got = pt_py_walk(frames, max, intern, NULL, NULL);
 	t_guarded = 0;
 	return got;
 }

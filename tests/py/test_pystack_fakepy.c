@@ -52,7 +52,7 @@ static void late_free_threaded_313(void **state)
 	assert_int_equal(pt_py_probe(&again), PT_PY_UNSUPPORTED);
 	assert_ptr_equal(again, why);
 	struct pt_pyframe out[2];
-	assert_int_equal(pt_py_walk(out, 2, no_intern, NULL), 0);
+	assert_int_equal(pt_py_walk(out, 2, no_intern, NULL, NULL), 0);
 }
 
 static void debug_build_refused(void **state)

@@ -41,7 +41,7 @@ static void walk_without_python_is_empty(void **state)
 	struct pt_pyframe out[4];
 	memset(out, 0xa5, sizeof out);
 	assert_int_equal(pt_py_probe(NULL), PT_PY_NONE);
-	assert_int_equal(pt_py_walk(out, 4, never_intern, NULL), 0);
+	assert_int_equal(pt_py_walk(out, 4, never_intern, NULL, NULL), 0);
 	assert_int_equal(out[0].file_id, 0xa5a5a5a5u); /* untouched */
 	assert_null(pt_py_disable_reason());
 }
