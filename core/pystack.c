@@ -352,6 +352,47 @@ void pt_py_fork_child(void)
 	pt_py_names_flush();
 }
 
+/* ---- the thread's last walk --------------------------------------------
+ *
+ * Between two walks of one thread most frames have not moved: a loop's
+ * allocations differ in the innermost frame or two. Each thread keeps the
+ * frames of its last walk by depth (from the innermost), with the same
+ * key as the caches (code object, its file and name objects and first
+ * line, the byte offset), and takes an unchanged frame from there: no
+ * seqlock, no second lookup. Only this thread reads or writes its memo
+ * (a signal handler's allocation during a walk does not walk: the hook is
+ * busy); an epoch change (names flushed, fork child) empties it. */
+
+#define PT_PY_MEMO 32
+
+struct memo_ent {
+	const void *code, *filename, *funcname;
+	int32_t firstlineno, addrq;
+	struct pt_pyframe out;
+};
+
+static __thread struct {
+	unsigned epoch;
+	struct memo_ent e[PT_PY_MEMO];
+} t_memo __attribute__((tls_model("initial-exec")));
+
+static void memo_sync_epoch(void)
+{
+	unsigned now = atomic_load_explicit(&g_epoch, memory_order_relaxed);
+	if (t_memo.epoch != now) {
+		for (int i = 0; i < PT_PY_MEMO; i++)
+			t_memo.e[i].code = NULL;
+		t_memo.epoch = now;
+	}
+}
+
+static bool memo_match(const struct memo_ent *m, const struct pt_pyraw *f)
+{
+	return m->code == f->code && m->addrq == f->addrq && f->line <= 0 &&
+	       m->filename == f->filename && m->funcname == f->funcname &&
+	       m->firstlineno == f->firstlineno;
+}
+
 /* ---- UTF-8 -------------------------------------------------------------- */
 
 static uint32_t char_at(const struct pt_pystr *s, size_t i)
@@ -459,6 +500,12 @@ static int intern_names(struct walk *w, const struct pt_pyraw *f, struct cached 
 static int emit(void *cookie, const struct pt_pyraw *f)
 {
 	struct walk *w = cookie;
+	struct memo_ent *m = w->n < PT_PY_MEMO ? &t_memo.e[w->n] : NULL;
+	if (m && memo_match(m, f)) {
+		PT_MARK(py_walk_memo_hit);
+		w->out[w->n++] = m->out;
+		return w->n >= w->max ? 1 : 0;
+	}
 	struct cached c;
 	bool hit = cache_get(f, &c);
 	bool looked_up = false;
@@ -514,11 +561,20 @@ static int emit(void *cookie, const struct pt_pyraw *f)
 		c.frame_id = 0;
 		cache_put(f, &c);
 	}
-	w->out[w->n].file_id = c.file_id;
-	w->out[w->n].func_id = c.func_id;
-	w->out[w->n].line = out_line;
-	w->out[w->n].frame_id = frame_id;
-	w->n++;
+	struct pt_pyframe *o = &w->out[w->n++];
+	o->file_id = c.file_id;
+	o->func_id = c.func_id;
+	o->line = out_line;
+	o->frame_id = frame_id;
+	if (m) {
+		if (f->line <= 0 && c.file_id != 0 && c.func_id != 0 &&
+		    (frame_id != 0 || !w->frame)) {
+			*m = (struct memo_ent){ f->code, f->filename, f->funcname,
+						f->firstlineno, f->addrq, *o };
+		} else {
+			m->code = NULL;
+		}
+	}
 	return w->n >= w->max ? 1 : 0;
 }
 
@@ -609,6 +665,7 @@ static int walk(struct pt_pyframe *out, int max, pt_py_intern_fn intern,
 	if (PT_FAIL(py_walk_invalid))
 		return disable(err_text(PT_PYE_FAILPOINT));
 
+	memo_sync_epoch();
 	struct walk w = { .out = out, .max = max, .n = 0, .intern = intern,
 			  .frame = frame, .ctx = ctx, .rd = rd };
 	int rc = rd->walk(&g_rt, ts, 2 * max + 256, emit, &w);
