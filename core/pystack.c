@@ -27,8 +27,11 @@
  *
  * Name cache: a two-way set-associative table of PT_PY_CACHE_SLOTS slots in static
  * memory, keyed by code object pointer and checked against the code's
- * co_filename and name pointers and co_firstlineno (so a freed code object
- * whose address is reused by another one misses). Each slot is a seqlock:
+ * co_filename and name pointers, co_firstlineno and the reader's identity
+ * of the code object (co_version on 3.12+, a fingerprint of its line table
+ * and file name before: a freed code object whose address is reused by
+ * another one misses, even when its name objects' addresses are reused
+ * too, as they are in an exec loop). Each slot is a seqlock:
  * a writer claims it with a CAS to an odd sequence, so concurrent or
  * reentrant writers skip instead of waiting, and readers that see an odd
  * or changed sequence treat it as a miss. An epoch counter lets
@@ -131,6 +134,7 @@ struct name_slot {
 	atomic_uintptr_t code;      /* key: PyCodeObject address; 0 = empty */
 	atomic_uintptr_t filename;  /* content check: co_filename address */
 	atomic_uintptr_t funcname;  /* content check: co_qualname/co_name address */
+	_Atomic uint64_t ident;     /* content check: rd_code_ident */
 };
 
 static struct name_slot g_names[PT_PY_CACHE_SLOTS];
@@ -189,6 +193,7 @@ static bool cache_get_way(struct name_slot *s, const struct pt_pyraw *f, struct 
 	uintptr_t file = atomic_load_explicit(&s->filename, memory_order_relaxed);
 	uintptr_t func = atomic_load_explicit(&s->funcname, memory_order_relaxed);
 	int first = atomic_load_explicit(&s->firstlineno, memory_order_relaxed);
+	uint64_t ident = atomic_load_explicit(&s->ident, memory_order_relaxed);
 	unsigned epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
 	uint32_t fid = atomic_load_explicit(&s->file_id, memory_order_relaxed);
 	uint32_t nid = atomic_load_explicit(&s->func_id, memory_order_relaxed);
@@ -199,6 +204,7 @@ static bool cache_get_way(struct name_slot *s, const struct pt_pyraw *f, struct 
 		return false;
 	if (code != (uintptr_t)f->code || file != (uintptr_t)f->filename ||
 	    func != (uintptr_t)f->funcname || first != f->firstlineno ||
+	    ident != f->ident ||
 	    epoch != atomic_load_explicit(&g_epoch, memory_order_relaxed))
 		return false;
 	c->file_id = fid;
@@ -234,6 +240,7 @@ static void cache_put(const struct pt_pyraw *f, const struct cached *c)
 	atomic_store_explicit(&s->filename, (uintptr_t)f->filename, memory_order_relaxed);
 	atomic_store_explicit(&s->funcname, (uintptr_t)f->funcname, memory_order_relaxed);
 	atomic_store_explicit(&s->firstlineno, f->firstlineno, memory_order_relaxed);
+	atomic_store_explicit(&s->ident, f->ident, memory_order_relaxed);
 	atomic_store_explicit(&s->epoch, atomic_load_explicit(&g_epoch, memory_order_relaxed),
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->file_id, c->file_id, memory_order_relaxed);
@@ -265,6 +272,7 @@ struct line_slot {
 	atomic_int line;
 	atomic_int firstlineno;
 	atomic_uint frame_id;       /* frame id of the line (0: none) */
+	_Atomic uint64_t ident;     /* rd_code_ident */
 	atomic_uintptr_t code;      /* 0 = empty */
 };
 
@@ -288,13 +296,14 @@ static bool line_get_way(struct line_slot *s, const struct pt_pyraw *f, int *lin
 	uintptr_t code = atomic_load_explicit(&s->code, memory_order_relaxed);
 	int addrq = atomic_load_explicit(&s->addrq, memory_order_relaxed);
 	int first = atomic_load_explicit(&s->firstlineno, memory_order_relaxed);
+	uint64_t ident = atomic_load_explicit(&s->ident, memory_order_relaxed);
 	unsigned epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
 	int l = atomic_load_explicit(&s->line, memory_order_relaxed);
 	uint32_t fr = atomic_load_explicit(&s->frame_id, memory_order_relaxed);
 	if (!seq_read_ok(&s->seq, seq))
 		return false;
 	if (code != (uintptr_t)f->code || addrq != f->addrq || first != f->firstlineno ||
-	    epoch != atomic_load_explicit(&g_epoch, memory_order_relaxed))
+	    ident != f->ident || epoch != atomic_load_explicit(&g_epoch, memory_order_relaxed))
 		return false;
 	*line = l;
 	*frame_id = fr;
@@ -331,6 +340,7 @@ static void line_put(const struct pt_pyraw *f, int line, uint32_t frame_id)
 	atomic_store_explicit(&s->code, (uintptr_t)f->code, memory_order_relaxed);
 	atomic_store_explicit(&s->addrq, f->addrq, memory_order_relaxed);
 	atomic_store_explicit(&s->firstlineno, f->firstlineno, memory_order_relaxed);
+	atomic_store_explicit(&s->ident, f->ident, memory_order_relaxed);
 	atomic_store_explicit(&s->epoch, atomic_load_explicit(&g_epoch, memory_order_relaxed),
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->line, line, memory_order_relaxed);
@@ -368,6 +378,7 @@ void pt_py_fork_child(void)
 struct memo_ent {
 	const void *code, *filename, *funcname;
 	int32_t firstlineno, addrq;
+	uint64_t ident;
 	struct pt_pyframe out;
 };
 
@@ -389,8 +400,8 @@ static void memo_sync_epoch(void)
 static bool memo_match(const struct memo_ent *m, const struct pt_pyraw *f)
 {
 	return m->code == f->code && m->addrq == f->addrq && f->line <= 0 &&
-	       m->filename == f->filename && m->funcname == f->funcname &&
-	       m->firstlineno == f->firstlineno;
+	       m->ident == f->ident && m->filename == f->filename &&
+	       m->funcname == f->funcname && m->firstlineno == f->firstlineno;
 }
 
 /* ---- UTF-8 -------------------------------------------------------------- */
@@ -570,7 +581,7 @@ static int emit(void *cookie, const struct pt_pyraw *f)
 		if (f->line <= 0 && c.file_id != 0 && c.func_id != 0 &&
 		    (frame_id != 0 || !w->frame)) {
 			*m = (struct memo_ent){ f->code, f->filename, f->funcname,
-						f->firstlineno, f->addrq, *o };
+						f->firstlineno, f->addrq, f->ident, *o };
 		} else {
 			m->code = NULL;
 		}

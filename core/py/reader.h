@@ -47,6 +47,8 @@ struct pt_pyraw {
 	int32_t addrq;        /* byte offset for PyCode_Addr2Line; < 0: none */
 	int32_t line;         /* > 0 when known without the line table
 				 (3.9/3.10 frames being traced), else 0 */
+	uint64_t ident;       /* tells apart code objects created one after
+				 another at one address (rd_code_ident) */
 };
 
 /* A str object's payload, as stored: len characters of kind bytes each

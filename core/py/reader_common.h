@@ -114,6 +114,64 @@ static inline const void *rd_finalizing(const struct pt_pyrt *rt)
 	return _PyRuntimeState_GetFinalizing((_PyRuntimeState *)rt->runtime);
 }
 
+/* The last min(n, 8) of the n bytes at p, as a word (n < 2^31). */
+static inline uint64_t rd_tail8(const unsigned char *p, Py_ssize_t n)
+{
+	uint64_t v = 0;
+	if (n >= 8) {
+		memcpy(&v, p + n - 8, 8);
+	} else {
+		for (Py_ssize_t i = 0; i < n; i++)
+			v = v << 8 | p[i];
+	}
+	return v;
+}
+
+/* An identity of a code object beyond its address, for the name caches:
+ * a code object freed and another made at its address (exec'd or
+ * recompiled code, notebook cells: pymalloc hands the block out again at
+ * once, and often the blocks of its file name and line table too, so
+ * every address the caches compare can match) must not pass for the old
+ * one. 3.12+: co_version, numbered when the code object is made. Before:
+ * a fingerprint of the line table (size, first and last bytes) and of the
+ * file name (length, last bytes), read inside the guarded walk. */
+static inline uint64_t rd_code_ident(const PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030c0000
+	return co->co_version;
+#else
+#if PY_VERSION_HEX >= 0x030a0000
+	const PyBytesObject *lt = (const PyBytesObject *)co->co_linetable;
+#else
+	const PyBytesObject *lt = (const PyBytesObject *)co->co_lnotab;
+#endif
+	/* compared for equality only, never hashed into a table: a few
+	 * loads and xors (every frame of every walk pays for it) */
+	uint64_t h = 0;
+	if (lt != NULL) {
+		Py_ssize_t n = lt->ob_base.ob_size;
+		if (n > 0 && n < ((Py_ssize_t)1 << 30)) {
+			const unsigned char *b = (const unsigned char *)lt->ob_sval;
+			uint64_t first = b[0];
+			if (n >= 8)
+				memcpy(&first, b, 8);
+			h = (uint64_t)n ^ (first << 17 | first >> 47) ^ rd_tail8(b, n);
+		}
+	}
+	const PyASCIIObject *fn = (const PyASCIIObject *)co->co_filename;
+	if (fn != NULL) {
+		Py_ssize_t n = fn->length;
+		h ^= (uint64_t)n << 40;
+		if (fn->state.compact && fn->state.ascii && n > 0 &&
+		    n < ((Py_ssize_t)1 << 30)) {
+			uint64_t t = rd_tail8((const unsigned char *)(fn + 1), n);
+			h ^= t << 29 | t >> 35;
+		}
+	}
+	return h;
+#endif
+}
+
 /* Fills the name part of raw from a code object whose type was checked. */
 static inline void rd_code_names(const PyCodeObject *co, struct pt_pyraw *raw)
 {
@@ -126,6 +184,7 @@ static inline void rd_code_names(const PyCodeObject *co, struct pt_pyraw *raw)
 #endif
 	raw->firstlineno = co->co_firstlineno;
 	raw->line = 0;
+	raw->ident = rd_code_ident(co);
 }
 
 static inline int rd_str(const struct pt_pyrt *rt, const void *obj,

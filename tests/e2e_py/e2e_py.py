@@ -326,6 +326,24 @@ def known_sampled(c):
     known(c, {"PEAKTRACE_SAMPLE_BYTES": str(interval)}, tol)
 
 
+@case
+def exec_loop(c):
+    """Code objects made one after another at one address (exec in a
+    loop): each round's bytes go to its own file and line, not to the
+    names cached for the code object freed before it."""
+    p = prog("exec_loop.py")
+    d = "/gen-dir"
+    traces, _, _ = same_as_unprofiled(c, [c.py, p, d], {"PEAKTRACE_MODE": "exact"})
+    st = c.collapsed(one_trace(traces))
+    for i in range(8):
+        fr = f"fn_{i} ({d}/gen_{i}.py:2)"
+        got = bytes_in(st, fr)
+        check(near(got, (i + 1) << 20, 0.01), f"{fr}: {got} bytes, want {(i + 1) << 20}")
+        fr = f"<module> (<gen>:{i + 1})"
+        got = bytes_in(st, fr)
+        check(near(got, 3 << 20, 0.01), f"{fr}: {got} bytes, want {3 << 20}")
+
+
 # ---- 2. numpy: mixed stacks ----------------------------------------------
 
 @case
