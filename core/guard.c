@@ -150,12 +150,33 @@ void pt_guard_wire_contracts(void)
 	pt_contract_set_hook(contract_trip);
 }
 
-/* ---- the program's actions for the four fault signals ------------------ */
+/* ---- the program's actions for the signals we stay first on ------------ *
+ *
+ * The four fault signals (the guard's recovery), and the signals that stop
+ * a process by default and are how jobs are stopped: SIGTERM (schedulers,
+ * multiprocessing's terminate), SIGINT (Ctrl-C, and Python re-raising it
+ * after an uncaught KeyboardInterrupt), SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU.
+ * When one of these is about to end the process (the program's action is
+ * SIG_DFL), the fatal listener runs first: the runtime writes the rest of
+ * the trace (the writer flushes every 100 ms; without this, a job stopped
+ * within 100 ms of start left no trace, and every stopped job lost its
+ * last 100 ms and its END record).
+ *
+ * For the stop signals the kernel holds our handler only while the
+ * program's action is SIG_DFL or a handler: SIG_IGN goes into the kernel
+ * as it is, since an ignored signal stays ignored across exec and a
+ * handled one does not (nohup'd jobs' children must keep ignoring SIGHUP).
+ * With a program handler, ours is registered with the program's SA_RESTART
+ * and SA_ONSTACK, so an interrupted system call behaves as the program
+ * asked (Python relies on EINTR to run its handlers promptly). */
 
-#define NSIGS 4
+#define NFAULT 4
+#define NSIGS 10
 #define MASK_WORDS (sizeof(sigset_t) / sizeof(unsigned long))
 
-static const int fault_sigs[NSIGS] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
+static const int fault_sigs[NSIGS] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+				       SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+				       SIGPIPE, SIGXCPU };
 
 static int sig_index(int sig)
 {
@@ -164,6 +185,29 @@ static int sig_index(int sig)
 			return i;
 	}
 	return -1;
+}
+
+static bool is_stop_sig(int i)
+{
+	return i >= NFAULT;
+}
+
+static _Atomic(void (*)(int)) fatal_listener;
+
+void pt_guard_set_fatal_listener(void (*fn)(int sig))
+{
+	atomic_store_explicit(&fatal_listener, fn, memory_order_release);
+}
+
+/* The process is about to die of sig: let the runtime finish its trace.
+ * Async-signal-safe as far as the listener is. */
+static void before_fatal(int sig)
+{
+	void (*fn)(int) = atomic_load_explicit(&fatal_listener, memory_order_acquire);
+	if (fn) {
+		PT_MARK(guard_fatal_listener);
+		fn(sig);
+	}
 }
 
 static const char *sig_name(int sig)
@@ -178,7 +222,7 @@ static const char *sig_name(int sig)
 	case SIGFPE:
 		return "SIGFPE";
 	}
-	return "signal";
+	return "signal"; /* the stop signals are never a fault of ours */
 }
 
 /* sa_handler and sa_sigaction share storage; this is either, or SIG_DFL,
@@ -487,7 +531,7 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	record_load(i, &a);
 
 	if (a.handler == SIG_IGN) {
-		if (si->si_code <= 0) {
+		if (si->si_code <= 0 || is_stop_sig(i)) {
 			PT_MARK(guard_chain_ignored);
 			return; /* a sent signal really is ignored */
 		}
@@ -495,8 +539,9 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	}
 	if (a.handler == SIG_DFL) {
 		PT_MARK(guard_chain_default);
+		before_fatal(sig);
 		kernel_set_default(sig);
-		if (must_reraise(sig, si))
+		if (is_stop_sig(i) || must_reraise(sig, si))
 			raise_on_this_thread(sig); /* pending until we return */
 		return;
 	}
@@ -558,7 +603,34 @@ static void fault_handler(int sig, siginfo_t *si, void *ucv)
 	errno = saved;
 }
 
+/* A stop signal: never ours, always the program's business. */
+static void stop_handler(int sig, siginfo_t *si, void *ucv)
+{
+	int saved = errno;
+	chain(sig, si, ucv);
+	errno = saved;
+}
+
 /* ---- install and sigaction ---------------------------------------------- */
+
+/* What the kernel holds for stop signal sig while the program's action is
+ * (handler, flags): SIG_IGN as it is, else our handler with the program's
+ * restart and stack choices. */
+static void stop_kernel_action(any_handler handler, int flags, struct sigaction *k)
+{
+	memset(k, 0, sizeof *k);
+	sigemptyset(&k->sa_mask);
+	if (handler == SIG_IGN) {
+		k->sa_handler = SIG_IGN;
+		return;
+	}
+	k->sa_sigaction = stop_handler;
+	k->sa_flags = SA_SIGINFO;
+	if (handler == SIG_DFL)
+		k->sa_flags |= SA_RESTART | SA_ONSTACK;
+	else
+		k->sa_flags |= flags & (SA_RESTART | SA_ONSTACK | SA_NODEFER);
+}
 
 int pt_guard_install(void)
 {
@@ -585,14 +657,21 @@ int pt_guard_install(void)
 	int done = 0;
 	for (; done < NSIGS; done++) {
 		int sig = fault_sigs[done];
-		if (real(sig, NULL, &prev[done]) != 0 ||
-		    real(sig, &ours, NULL) != 0) {
+		if (real(sig, NULL, &prev[done]) != 0) {
 			rc = -errno;
 			break;
 		}
 		any_handler h = handler_of(&prev[done]);
-		if (prev[done].sa_sigaction == fault_handler) /* a 2nd copy of us */
+		if (prev[done].sa_sigaction == fault_handler ||
+		    prev[done].sa_sigaction == stop_handler) /* a 2nd copy of us */
 			h = SIG_DFL;
+		struct sigaction k = ours;
+		if (is_stop_sig(done))
+			stop_kernel_action(h, prev[done].sa_flags, &k);
+		if (real(sig, &k, NULL) != 0) {
+			rc = -errno;
+			break;
+		}
 		record_store(done, h, prev[done].sa_flags, &prev[done].sa_mask);
 	}
 	if (rc) {
@@ -635,6 +714,15 @@ int pt_guard_sigaction(int sig, const struct sigaction *act,
 	}
 	struct action_snap prev;
 	record_load(i, &prev);
+	if (act && is_stop_sig(i)) {
+		/* the kernel first: should it refuse, nothing changed */
+		struct sigaction k;
+		stop_kernel_action(handler_of(&want), want.sa_flags, &k);
+		if (real(sig, &k, NULL) != 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
 	if (act)
 		record_store(i, handler_of(&want), want.sa_flags, &want.sa_mask);
 	writers_unlock(&saved);

@@ -60,12 +60,18 @@ void pt_ks_reset_for_tests(void);
  * memory; the program's chained handlers run on it too. */
 #define PT_GUARD_ALTSTACK_SIZE ((size_t)128 * 1024)
 
-/* Installs the fault handlers for SIGSEGV, SIGBUS, SIGILL and SIGFPE
+/* Installs the handlers for SIGSEGV, SIGBUS, SIGILL and SIGFPE, and for
+ * the stop signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU)
  * (idempotent, thread-safe). Handlers the program set before this call are
  * captured and chained. Also calls pt_guard_wire_contracts(). Call it once,
  * early, from the runtime's start-up; not async-signal-safe (it may call
  * dlsym). Returns 0 or -errno. */
 int pt_guard_install(void);
+
+/* fn(sig) runs when the process is about to die of sig (a fault or a stop
+ * signal whose action is SIG_DFL), in the signal handler, before the
+ * default action: async-signal-safe, bounded. */
+void pt_guard_set_fatal_listener(void (*fn)(int sig));
 
 /* Makes a release-build contract violation trip the kill-switch with the
  * violation's text as the reason (pt_contract_set_hook). Idempotent;

@@ -273,6 +273,27 @@ static void env_error(const char *msg)
 	_exit(1);
 }
 
+static void finish(bool join)
+{
+	int expected = 2;
+	if (!atomic_compare_exchange_strong(&pt_g.phase, &expected, 3))
+		return;
+	pt_flush_delta(); /* the exiting thread's pending bytes count too */
+	pt_writer_stop(join);
+	pt_covmarks_dump_env();
+}
+
+/* The guard's fatal listener: the process is about to die of sig (a stop
+ * signal or a fault whose action is SIG_DFL). Runs in the handler: the
+ * writer writes the rest of the trace and its END record (2 s at most),
+ * and is not joined (pthread_join is not async-signal-safe). */
+static void on_fatal(int sig)
+{
+	(void)sig;
+	PT_MARK(runtime_fatal_signal_flush);
+	finish(false);
+}
+
 static void on_trip(const char *reason)
 {
 	pt_writer_note_trip(reason);
@@ -330,6 +351,7 @@ void pt_runtime_start(void)
 		return;
 	}
 	pt_ks_set_trip_listener(on_trip);
+	pt_guard_set_fatal_listener(on_fatal);
 	if (pt_envcheck_run(msg, sizeof msg, -1) < 0) {
 		env_error(msg);
 		return;
@@ -400,10 +422,6 @@ void pt_runtime_fork_child(void)
 void pt_runtime_finish(const char *why)
 {
 	(void)why;
-	int expected = 2;
-	if (!atomic_compare_exchange_strong(&pt_g.phase, &expected, 3))
-		return;
-	pt_flush_delta(); /* the exiting thread's pending bytes count too */
-	pt_writer_stop(true);
-	pt_covmarks_dump_env();
+	finish(true);
 }
+

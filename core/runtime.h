@@ -260,7 +260,9 @@ void pt_runtime_finish(const char *why);
 /* Writer (writer.c). */
 int pt_writer_open(char *err, size_t errlen);
 int pt_writer_start(void);
-void pt_writer_stop(bool final);
+/* Stops the writer after its final chunk (waits 2 s at most); join: also
+ * pthread_join it (not from a signal handler). */
+void pt_writer_stop(bool join);
 void pt_writer_reset_child(void);
 /* In a fork child: opens the child's trace and starts its writer, once,
  * when the child first has something to record. */

@@ -935,9 +935,8 @@ int pt_writer_start(void)
 	return 0;
 }
 
-void pt_writer_stop(bool final)
+void pt_writer_stop(bool join)
 {
-	(void)final;
 	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire))
 		return;
 	atomic_store_explicit(&W.stop, 1, memory_order_release);
@@ -947,7 +946,7 @@ void pt_writer_stop(bool final)
 	 * plain flag poll, so this also works from a signal handler. */
 	for (int i = 0; i < 2000 && !atomic_load_explicit(&W.done, memory_order_acquire); i++)
 		sleep_ns(1000000);
-	if (atomic_load(&W.done))
+	if (join && atomic_load(&W.done))
 		pthread_join(W.thread, NULL);
 	atomic_store_explicit(&pt_writer_running, 0, memory_order_release);
 }

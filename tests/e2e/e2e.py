@@ -271,6 +271,59 @@ def unloaded_library(c):
                   f"{mode}: the dlclose shim described the library")
 
 
+def stop_run(c, env, mode, sig):
+    """Runs stopper MODE, sends sig after its "ready" line; returns (status,
+    stdout, stderr, traces)."""
+    out = tempfile.mkdtemp(prefix="out-", dir=c.tmp)
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PEAKTRACE_") and k != "LD_PRELOAD"}
+    if env is not None:
+        full.update({"LD_PRELOAD": c.lib, "PEAKTRACE_OUT": out}, **env)
+    p = subprocess.Popen([c.prog("stopper"), mode], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=full, cwd=c.tmp)
+    try:
+        lines = []
+        while not lines or lines[-1] != b"ready\n":
+            line = p.stdout.readline()
+            check(line, f"{mode}: no 'ready' line: {lines}")
+            lines.append(line)
+        p.send_signal(sig)
+        so, se = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, b"".join(lines) + so, se, sorted(glob.glob(os.path.join(out, "*.ptrace")))
+
+
+@case
+def stop_signals(c):
+    """A job stopped by SIGTERM, SIGINT or SIGHUP at once (well within the
+    writer's 100 ms) dies of the signal as unprofiled, and leaves a whole
+    trace with its peak; a program's own handler and an ignored signal
+    behave as without us."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        base = stop_run(c, None, "dfl", sig)
+        for mode in ("sampled", "exact"):
+            mfile = os.path.join(c.tmp, f"marks-{sig}-{mode}")
+            rc, so, se, traces = stop_run(c, {"PEAKTRACE_MODE": mode, "PEAKTRACE_COVMARKS_OUT": mfile}, "dfl", sig)
+            check((rc, so, se) == base[:3], f"{sig.name} {mode}: {(rc, so, se)} vs unprofiled {base[:3]}")
+            check(rc == -sig, f"{sig.name}: status {rc}")
+            check(len(traces) == 1, f"{sig.name} {mode}: one trace expected: {traces}")
+            recs, warn = c.decode(traces[0])
+            check(recs[-1]["type"] == "end" and "no end record" not in warn,
+                  f"{sig.name} {mode}: the trace is not whole: {recs[-1]} {warn}")
+            got = bytes_in(c.collapsed(traces[0]), "site_stop")
+            check(abs(got - (40 << 20)) <= 0.05 * (40 << 20), f"{sig.name} {mode}: site_stop {got}")
+            if c.debug:
+                check(marks(mfile).get("runtime_fatal_signal_flush", 0) == 1,
+                      f"{sig.name} {mode}: the flush before the signal's default action")
+    base = stop_run(c, None, "handler", signal.SIGTERM)
+    check(base[0] == 3 and b"caught" in base[1], f"unprofiled handler run: {base[:3]}")
+    got = stop_run(c, {}, "handler", signal.SIGTERM)
+    check(got[:3] == base[:3], f"the program's handler: {got[:3]} vs {base[:3]}")
+    same_as_unprofiled(c, [c.prog("stopper"), "ignexec"])
+
+
 @case
 def threads(c):
     for mode in ("sampled", "exact"):

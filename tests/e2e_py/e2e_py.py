@@ -572,6 +572,48 @@ def sigkill(c):
     check(got >= 0.9 * (32 << 20), f"{fr}: {got} bytes in the report of the peak so far")
 
 
+def interrupted(c, env):
+    """sigkill.py interrupted with SIGINT as soon as it says "ready":
+    (status, stderr)."""
+    p = prog("sigkill.py")
+    proc = subprocess.Popen([c.py, p], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=c.env(env), cwd=c.tmp)
+    try:
+        line = proc.stdout.readline()
+        check(line == b"ready\n", f"expected 'ready', got {line!r}")
+        # into time.sleep (the traceback names the line it was at); what
+        # tells the flush at the signal from the periodic one is the END
+        # record, written only at the end
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, se = proc.communicate(timeout=30)  # sleeping: interrupted at once
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, se
+
+
+@case
+def sigint(c):
+    """Ctrl-C at the peak, well within the writer's 100 ms: the same
+    KeyboardInterrupt and exit status (Python re-raises SIGINT after
+    finalizing), and a whole trace with the peak."""
+    base = interrupted(c, {})
+    check(base[0] == -signal.SIGINT and b"KeyboardInterrupt" in base[1], f"unprofiled: {base}")
+    for mode in ("exact", "sampled"):
+        out = c.outdir()
+        got = interrupted(c, {"LD_PRELOAD": c.lib, "PEAKTRACE_OUT": out, "PEAKTRACE_MODE": mode,
+                              "PEAKTRACE_SAMPLE_BYTES": "64k"})
+        check(got == base, f"{mode}: {got} vs unprofiled {base}")
+        trace = one_trace(traces_in(out))
+        recs, warn = c.decode(trace)
+        check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
+        fr = c.frame(prog("sigkill.py"), "hold", "hold")
+        got = bytes_in(c.collapsed(trace), fr)
+        check(got >= 0.9 * (32 << 20), f"{mode}: {fr}: {got} bytes")
+
+
 # ---- 10. peaktrace run ---------------------------------------------------
 
 def run_cli(c, argv, env, status, top):
