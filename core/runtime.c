@@ -29,6 +29,7 @@
  * An unparsable value is an environment error, like any other.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,7 +256,124 @@ static void disable_quietly(void)
 	atomic_store(&pt_fast_gate, 0);
 }
 
-/* Fail fast, or disable, per PEAKTRACE_ON_ENV_ERROR. */
+/* ---- is this a child of a profiled process? ----------------------------- */
+
+/* Calls fn(line, len, arg) for each line of the file at path (lines longer
+ * than the buffer are skipped); stops when fn returns true. Returns that
+ * result, false when the file cannot be read. No allocation. */
+static bool each_line(const char *path, bool (*fn)(const char *, size_t, void *),
+		      void *arg)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	char buf[4096];
+	size_t have = 0;
+	bool skipping = false, found = false;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof buf - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		size_t start = 0;
+		for (size_t i = 0; i < have && !found; i++) {
+			if (buf[i] != '\n')
+				continue;
+			if (!skipping)
+				found = fn(buf + start, i - start, arg);
+			skipping = false;
+			start = i + 1;
+		}
+		if (found)
+			break;
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have == sizeof buf) { /* a line longer than the buffer */
+			have = 0;
+			skipping = true;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/* The "dev inode" field pair of a /proc/PID/maps line, as text. */
+static bool maps_file_id(const char *line, size_t len, const char **id, size_t *idlen)
+{
+	/* start-end perms offset dev inode path */
+	size_t field = 0, i = 0, at = 0;
+	while (i < len && field < 5) {
+		while (i < len && line[i] == ' ')
+			i++;
+		if (field == 3)
+			at = i;
+		while (i < len && line[i] != ' ')
+			i++;
+		field++;
+	}
+	if (field < 5 || (i - at == 7 && !memcmp(line + at, "00:00 0", 7)))
+		return false; /* anonymous */
+	*id = line + at;
+	*idlen = i - at;
+	return true;
+}
+
+struct self_find {
+	uintptr_t addr;
+	char id[64];   /* "dev inode" of our library's file */
+	size_t idlen;
+};
+
+static bool find_self(const char *line, size_t len, void *arg)
+{
+	struct self_find *f = arg;
+	uintptr_t lo = 0, hi = 0;
+	size_t i = 0;
+	for (; i < len && line[i] != '-'; i++)
+		lo = lo * 16 + (uintptr_t)(line[i] <= '9' ? line[i] - '0' : (line[i] | 32) - 'a' + 10);
+	for (i++; i < len && line[i] != ' '; i++)
+		hi = hi * 16 + (uintptr_t)(line[i] <= '9' ? line[i] - '0' : (line[i] | 32) - 'a' + 10);
+	const char *id;
+	size_t idlen;
+	if (f->addr < lo || f->addr >= hi || !maps_file_id(line, len, &id, &idlen) ||
+	    idlen >= sizeof f->id)
+		return false;
+	memcpy(f->id, id, idlen);
+	f->idlen = idlen;
+	return true;
+}
+
+static bool has_file(const char *line, size_t len, void *arg)
+{
+	const struct self_find *f = arg;
+	const char *id;
+	size_t idlen;
+	return maps_file_id(line, len, &id, &idlen) && idlen == f->idlen &&
+	       !memcmp(id, f->id, idlen);
+}
+
+/* True when the parent process has this very library mapped: we are a
+ * program a profiled process started (exec after fork, subprocess,
+ * multiprocessing's spawn), not the job the user started. */
+static bool parent_is_profiled(void)
+{
+	struct self_find f = { .addr = (uintptr_t)&parent_is_profiled };
+	if (!each_line("/proc/self/maps", find_self, &f))
+		return false;
+	char path[64];
+	struct pt_buf b;
+	pt_buf_init(&b, path, sizeof path);
+	pt_buf_puts(&b, "/proc/");
+	pt_buf_putu(&b, (uint64_t)getppid());
+	pt_buf_puts(&b, "/maps");
+	return each_line(b.p, has_file, &f);
+}
+
+/* Fail fast, or disable, per PEAKTRACE_ON_ENV_ERROR. Fail fast is for the
+ * job the user starts: a program that a profiled job starts later (a
+ * helper on another Python, a tool) is not stopped for it, which would
+ * change the job's behaviour half way through (do no harm); it runs
+ * unprofiled, with the message. */
 static void env_error(const char *msg)
 {
 	char line[768];
@@ -268,7 +386,19 @@ static void env_error(const char *msg)
 		disable_quietly();
 		return;
 	}
-	pt_buf_puts(&b, "; stopping (set PEAKTRACE_ON_ENV_ERROR=disable to run unprofiled)");
+	if (parent_is_profiled()) {
+		PT_MARK(runtime_env_error_child_disabled);
+		pt_buf_puts(&b, "; profiling disabled for this program, started by a "
+				"profiled process (PEAKTRACE_ON_ENV_ERROR=exit stops "
+				"only the job itself)");
+		pt_errmsg(b.p);
+		disable_quietly();
+		return;
+	}
+	if (strstr(msg, "PEAKTRACE_ON_ENV_ERROR=disable"))
+		pt_buf_puts(&b, "; stopping");
+	else
+		pt_buf_puts(&b, "; stopping (set PEAKTRACE_ON_ENV_ERROR=disable to run unprofiled)");
 	pt_errmsg(b.p);
 	_exit(1);
 }

@@ -1225,6 +1225,11 @@ int pt_report_summary_line(const struct pt_model *m, char *buf, size_t cap)
 
 		if (k < 0)
 			return -EIO;
+		/* one line, whatever the program named its files and
+		 * functions: control characters become spaces */
+		for (size_t i = used; i < cap && buf[i]; i++)
+			if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+				buf[i] = ' ';
 		n += k;
 	}
 	return n;

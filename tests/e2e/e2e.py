@@ -476,6 +476,15 @@ def env_errors(c):
     for fp in ("envcheck_glibc", "envcheck_unwind", "writer_open"):
         rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": fp + "=return"})
         check(rc == 1 and b"peaktrace: " in se and so == b"", f"{fp}: fail fast: {rc} {se!r}")
+    # fail fast stops the job at its start, not a program the profiled job
+    # starts later (a helper on another interpreter, a tool): that one runs
+    # unprofiled, and the job goes on as it would have
+    sh = ["/bin/sh", "-c", f"PEAKTRACE_MODE=bogus {argv[0]} 7; echo status $?"]
+    rc, so, se, traces, _ = c.profile(sh, {})
+    check(rc == 0 and so == b"arg 1: 7\nstatus 7\n", f"the child of a profiled job: {rc} {so!r} {se!r}")
+    check(b"bad PEAKTRACE_MODE='bogus'" in se and b"started by a profiled process" in se,
+          f"its message: {se!r}")
+    check(se.count(b"stopping") == 0, f"nothing stopped: {se!r}")
 
 
 @case

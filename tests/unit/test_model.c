@@ -374,6 +374,31 @@ static void summary_line_names_the_top_site(void **state)
 	tb_free(t);
 }
 
+/* The summary is one line on stderr whatever the program named its
+ * functions and files. */
+static void summary_line_is_one_line(void **state)
+{
+	struct tb *t = tb_new(1 << 16);
+	char line[256];
+	(void)state;
+
+	rt_header(t);
+	rt_string(t, 1, "new\nline");
+	rt_string(t, 2, "/tmp/nl\r\tx.py");
+	rt_pyframe(t, 1, 1, 2, 2);
+	rt_stack(t, 1, f_py1, 1);
+	rt_alloc(t, 1, 0x1000, 8ull << 20, 1);
+	rt_peak(t, 1000, 8ull << 20);
+	tb_flush(t);
+
+	struct pt_model *m = rt_load(t, 0);
+	assert_true(pt_report_summary_line(m, line, sizeof line) > 0);
+	assert_string_equal(line, "peak 8.0 MiB at 0.0 s, top: "
+				  "new line (/tmp/nl  x.py:2) 100%");
+	pt_model_free(m);
+	tb_free(t);
+}
+
 static void fmt_bytes_units(void **state)
 {
 	char b[32];
@@ -469,6 +494,7 @@ int main(void)
 		cmocka_unit_test(lost_definitions_become_unknown),
 		cmocka_unit_test(header_lost_and_empty_trace),
 		cmocka_unit_test(summary_line_names_the_top_site),
+		cmocka_unit_test(summary_line_is_one_line),
 		cmocka_unit_test(fmt_bytes_units),
 		cmocka_unit_test(unreadable_trace_is_an_error),
 		cmocka_unit_test(many_allocations_replay_exactly),
