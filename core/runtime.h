@@ -263,6 +263,10 @@ int pt_writer_start(void);
 /* Stops the writer after its final chunk (waits 2 s at most); join: also
  * pthread_join it (not from a signal handler). */
 void pt_writer_stop(bool join);
+/* Has the writer write everything recorded so far into the file now, and
+ * waits for it (max_ms at most); the trace stays open. Before an exec,
+ * which ends the image without destructors. */
+void pt_writer_flush_now(unsigned max_ms);
 void pt_writer_reset_child(void);
 /* In a fork child: opens the child's trace and starts its writer, once,
  * when the child first has something to record. */

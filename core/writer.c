@@ -84,6 +84,8 @@ static struct {
 	int over_budget;            /* the trace reached max_trace_bytes */
 	int saw_alloc;              /* an ALLOC record was written */
 	int file_failed;            /* creating the file failed (switch tripped) */
+	atomic_uint flush_req;      /* pt_writer_flush_now: requests made ... */
+	atomic_uint flush_done;     /* ... and served */
 } W = { .fd = -1 };
 
 static size_t bitmap_bytes(const struct pt_intern *t)
@@ -782,6 +784,21 @@ static void *writer_main(void *arg)
 		}
 		emit_trip_if_any();
 		live_check();
+		unsigned req = atomic_load_explicit(&W.flush_req, memory_order_acquire);
+		if (req != atomic_load_explicit(&W.flush_done, memory_order_relaxed)) {
+			/* everything pushed before the request, then a chunk */
+			drain(SIZE_MAX); /* and the peak, if it was among them */
+			pt_flush_delta();
+			emit_tick(now);
+			if (!at_budget()) {
+				emit_unloads();
+				emit_modules(false);
+			}
+			emit_drops();
+			chunk_flush_why(FLUSH_FULL);
+			W.last_flush = now;
+			atomic_store_explicit(&W.flush_done, req, memory_order_release);
+		}
 		if (now - W.last_flush >= FLUSH_NS) {
 			emit_drops();
 			chunk_flush_why(FLUSH_DUE);
@@ -935,6 +952,21 @@ int pt_writer_start(void)
 	return 0;
 }
 
+void pt_writer_flush_now(unsigned max_ms)
+{
+	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire) ||
+	    pthread_equal(pthread_self(), W.thread))
+		return;
+	unsigned req = atomic_fetch_add_explicit(&W.flush_req, 1, memory_order_acq_rel) + 1;
+	for (unsigned i = 0; i < max_ms; i++) {
+		if ((int)(atomic_load_explicit(&W.flush_done, memory_order_acquire) - req) >= 0) {
+			PT_MARK(writer_flushed_on_request);
+			return;
+		}
+		sleep_ns(1000000);
+	}
+}
+
 void pt_writer_stop(bool join)
 {
 	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire))
@@ -969,6 +1001,8 @@ void pt_writer_reset_child(void)
 	W.over_budget = 0;
 	atomic_store(&W.trip_pending, 0);
 	atomic_store(&W.child_claim, 0);
+	atomic_store(&W.flush_req, 0);
+	atomic_store(&W.flush_done, 0);
 	atomic_store(&pt_writer_running, 0);
 	atomic_store(&W.done, 0);
 	pt_zero_mapping(W.emitted_stacks, bitmap_bytes(&pt_g.stacks));

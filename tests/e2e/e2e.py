@@ -689,6 +689,21 @@ def follow_exec(c):
 
 
 @case
+def exec_flush(c):
+    """An image that execs at once (well within the writer's 100 ms) still
+    leaves its trace: the exec shims have the writer write everything
+    first. A failed exec (execvp of a missing program) goes on profiling."""
+    for mode in ("sampled", "exact"):
+        traces, _ = same_as_unprofiled(c, [c.prog("execer")], {"PEAKTRACE_MODE": mode})
+        mine = [t for t in traces if os.path.basename(c.header(t)["exe"]) == "e2e_execer"]
+        check(len(mine) == 1, f"{mode}: one trace of the image that exec'd: {traces}")
+        st = c.collapsed(mine[0])
+        for site, want in (("site_before_exec", 30 << 20), ("site_after_failed_exec", 10 << 20)):
+            got = bytes_in(st, site)
+            check(abs(got - want) <= 0.05 * want, f"{mode}: {site}: {got}, want {want}")
+
+
+@case
 def closed_descriptor(c):
     """A program that closes every descriptor below 1024 and then opens files
     until the limit: the profiler must never write into, or close, a file of

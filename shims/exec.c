@@ -1,0 +1,205 @@
+/*
+ * exec.c: the exec family, interposed so the image being replaced gets
+ * its trace written first. exec ends an image without destructors or
+ * exit handlers: the writer flushes every 100 ms, so a job that allocated
+ * and exec'd within that lost the allocations (or, started less than
+ * 100 ms before, its whole trace). Before the real call the writer writes
+ * everything recorded so far (pt_writer_flush_now, 500 ms at most); the
+ * trace stays open and profiling goes on, since an exec can fail (execvp
+ * tries each directory of PATH) and the program then continues. A trace
+ * whose image exec'd has no END record: the decoder says the process did
+ * not finish, which is what happened to that image.
+ *
+ * glibc's exec functions call its internal __execve, not execve: each
+ * entry point a program may call is interposed (execve, execv, execvp,
+ * execvpe, execl, execle, execlp, fexecve, execveat), each forwarding to
+ * the next definition of the same name. Pass-through when profiling is
+ * off or the call comes from inside the runtime.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/guard.h"
+#include "core/runtime.h"
+#include "shims/shim.h"
+
+static void before_exec(void)
+{
+	if (pt_tls.busy || !pt_ks_active() || !pt_started())
+		return;
+	int saved = errno;
+	pt_tls.busy++;
+	pt_flush_delta();
+	pt_writer_flush_now(500);
+	pt_tls.busy--;
+	errno = saved;
+}
+
+/* The next definition of name, looked up once. */
+static void *next_fn(_Atomic(void *) *slot, const char *name)
+{
+	void *f = atomic_load_explicit(slot, memory_order_acquire);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		atomic_store_explicit(slot, f, memory_order_release);
+	}
+	return f;
+}
+
+#define NEXT(type, name)                                                 \
+	static _Atomic(void *) next_##name;                              \
+	type real = (type)next_fn(&next_##name, #name);                  \
+	if (!real) {                                                     \
+		errno = ENOSYS;                                          \
+		return -1;                                               \
+	}
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
+
+PT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	NEXT(execve_fn, execve)
+	before_exec();
+	return real(path, argv, envp);
+}
+
+PT_EXPORT int execv(const char *path, char *const argv[])
+{
+	NEXT(execv_fn, execv)
+	before_exec();
+	return real(path, argv);
+}
+
+PT_EXPORT int execvp(const char *file, char *const argv[])
+{
+	NEXT(execv_fn, execvp)
+	before_exec();
+	return real(file, argv);
+}
+
+PT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	NEXT(execve_fn, execvpe)
+	before_exec();
+	return real(file, argv, envp);
+}
+
+PT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	NEXT(fexecve_fn, fexecve)
+	before_exec();
+	return real(fd, argv, envp);
+}
+
+PT_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+		       char *const envp[], int flags)
+{
+	NEXT(execveat_fn, execveat)
+	before_exec();
+	return real(dirfd, path, argv, envp, flags);
+}
+
+/* The execl family takes its arguments as a list: collected into an array
+ * (on the stack up to ARGS_ON_STACK, in an anonymous mapping beyond; no
+ * malloc here), then the array form of the same search. */
+#define ARGS_ON_STACK 512
+
+struct args {
+	char *stack[ARGS_ON_STACK];
+	char **v;
+	size_t map_len;
+};
+
+/* argv[0] = arg0, then the list up to its NULL; false when there is no
+ * memory for it (errno ENOMEM). */
+static bool collect(struct args *a, const char *arg0, va_list *ap)
+{
+	size_t n = 1;
+	va_list count;
+	va_copy(count, *ap);
+	while (va_arg(count, char *) != NULL)
+		n++;
+	va_end(count);
+	a->v = a->stack;
+	a->map_len = 0;
+	if (n + 1 > ARGS_ON_STACK) {
+		a->map_len = (n + 1) * sizeof(char *);
+		pt_tls.busy++; /* ours: not the program's mapping */
+		void *m = mmap(NULL, a->map_len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		pt_tls.busy--;
+		if (m == MAP_FAILED) {
+			errno = ENOMEM;
+			return false;
+		}
+		a->v = m;
+	}
+	a->v[0] = (char *)arg0;
+	for (size_t i = 1; i <= n; i++)
+		a->v[i] = va_arg(*ap, char *);
+	return true;
+}
+
+static int release(struct args *a, int rc)
+{
+	int saved = errno;
+	if (a->map_len) {
+		pt_tls.busy++;
+		munmap(a->v, a->map_len);
+		pt_tls.busy--;
+	}
+	errno = saved;
+	return rc;
+}
+
+PT_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	NEXT(execv_fn, execv)
+	struct args a;
+	va_list ap;
+	va_start(ap, arg);
+	bool ok = collect(&a, arg, &ap);
+	va_end(ap);
+	if (!ok)
+		return -1;
+	before_exec();
+	return release(&a, real(path, a.v));
+}
+
+PT_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	NEXT(execv_fn, execvp)
+	struct args a;
+	va_list ap;
+	va_start(ap, arg);
+	bool ok = collect(&a, arg, &ap);
+	va_end(ap);
+	if (!ok)
+		return -1;
+	before_exec();
+	return release(&a, real(file, a.v));
+}
+
+PT_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	NEXT(execve_fn, execve)
+	struct args a;
+	va_list ap;
+	va_start(ap, arg);
+	bool ok = collect(&a, arg, &ap);
+	char *const *envp = ok ? va_arg(ap, char *const *) : NULL;
+	va_end(ap);
+	if (!ok)
+		return -1;
+	before_exec();
+	return release(&a, real(path, a.v, envp));
+}
