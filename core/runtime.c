@@ -406,8 +406,15 @@ static void env_error(const char *msg)
 static void finish(bool join)
 {
 	int expected = 2;
-	if (!atomic_compare_exchange_strong(&pt_g.phase, &expected, 3))
+	if (!atomic_compare_exchange_strong(&pt_g.phase, &expected, 3)) {
+		/* Another path is finishing (a Pool worker in os._exit when
+		 * terminate()'s SIGTERM arrives): from a signal handler about
+		 * to end the process, wait for that final chunk too, or the
+		 * process dies under it. */
+		if (!join)
+			pt_writer_stop(false);
 		return;
+	}
 	pt_flush_delta(); /* the exiting thread's pending bytes count too */
 	pt_writer_stop(join);
 	pt_covmarks_dump_env();

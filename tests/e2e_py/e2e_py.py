@@ -459,6 +459,29 @@ def children(c, kind):
 
 
 @case
+def pool_terminate(c):
+    """Pool workers ended by terminate() (SIGTERM, possibly while already
+    in os._exit): each worker that ran a task leaves a whole trace with
+    its task's memory."""
+    p = prog("pool_terminate.py")
+    for kind in ("fork", "spawn"):
+        pidfile = os.path.join(c.tmp, f"pids-{kind}")
+        traces, _, _ = same_as_unprofiled(c, [c.py, p, kind, pidfile],
+                                          {"PEAKTRACE_SAMPLE_BYTES": "64k"})
+        pids = [int(x) for x in open(pidfile).read().split()]
+        check(pids, f"{kind}: no worker pid recorded")
+        by_pid = {trace_pid(t): t for t in traces}
+        fr = c.frame(p, "task", "task")
+        for pid in pids:
+            check(pid in by_pid, f"{kind}: no trace of worker {pid}: {sorted(by_pid)}")
+            recs, warn = c.decode(by_pid[pid])
+            check(recs[-1]["type"] == "end" and "no end record" not in warn,
+                  f"{kind}: worker {pid}'s trace is not whole: {recs[-1]} {warn}")
+            got = bytes_in(c.collapsed(by_pid[pid]), fr)
+            check(got >= 0.9 * (24 << 20), f"{kind}: worker {pid}: {fr} holds {got} at its peak")
+
+
+@case
 def mp_fork(c):
     children(c, "fork")
 
