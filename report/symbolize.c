@@ -193,7 +193,7 @@ static bool debug_path(char *path, size_t cap, const char *hex)
 static void bytes_hex(char *out, size_t cap, const unsigned char *bits, int len)
 {
 	out[0] = '\0';
-	for (int i = 0; i < len && (size_t)(2 * i + 2) < cap; i++)
+	for (size_t i = 0; i < (size_t)(len > 0 ? len : 0) && 2 * i + 2 < cap; i++)
 		snprintf(out + 2 * i, 3, "%02x", bits[i]);
 }
 
