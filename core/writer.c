@@ -66,7 +66,7 @@ static struct {
 	atomic_int done;            /* the final chunk is written */
 	atomic_int child_claim;     /* one thread starts a fork child's writer */
 	uint8_t *emitted_stacks, *emitted_strings, *emitted_pyframes; /* bitmaps */
-	uint64_t last_tick, last_flush, last_modules, last_drops;
+	uint64_t last_tick, last_flush, last_modules, last_drops, last_alone_check;
 	uint64_t peak_emitted;      /* bytes of the last PEAK written */
 	unsigned peak_seq_seen;
 	unsigned peak_seq_emitted;  /* peak_seq of the last PEAK written */
@@ -470,6 +470,10 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 		plen = ms->exe_len;
 	}
 	ms->first_seen = true;
+	if (plen == 0)
+		return 0; /* /proc/self/exe unreadable (the main thread has
+			     exited): a nameless record would hide the one
+			     written before */
 	if (mod_info_of(info, &mi))
 		emit_module(&mi, path, plen);
 	return 0;
@@ -764,12 +768,70 @@ static void final_flush(void)
 	chunk_flush_why(FLUSH_FINAL);
 }
 
+/* True when the writer is the process's last thread: the program's
+ * threads all ended through pthread_exit (main included), which makes the
+ * last of them call exit(0) in glibc, except that the writer counts as a
+ * thread too. From /proc/self/stat: one thread, or two with the main
+ * thread (the leader, whose state the file shows) a zombie, as it stays
+ * until the others are gone. False when the file cannot be read. */
+static struct {
+	int fd;        /* /proc/self/stat, kept at a high number; -1: none */
+	dev_t dev;
+	ino_t ino;
+} stat_file = { -1, 0, 0 };
+
+/* The descriptor stays open (read again with pread) rather than opened
+ * every 100 ms: each open would take the lowest free number for a moment,
+ * under a program that closes its descriptors and reopens them. */
+static int stat_fd(void)
+{
+	if (stat_file.fd >= 0 && pt_fd_is(stat_file.fd, stat_file.dev, stat_file.ino))
+		return stat_file.fd;
+	stat_file.fd = -1;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	fd = pt_fd_move_high(fd);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	stat_file.fd = fd;
+	stat_file.dev = st.st_dev;
+	stat_file.ino = st.st_ino;
+	return fd;
+}
+
+static bool writer_alone(void)
+{
+	int fd = stat_fd();
+	if (fd < 0)
+		return false;
+	char buf[1024];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
+	if (!p || p[1] != ' ')
+		return false;
+	char state = p[2];
+	for (int field = 2; field < 20 && *p; p++)
+		if (*p == ' ')
+			field++;
+	if (p[0] == '1' && p[1] == ' ')
+		return true;
+	return state == 'Z' && p[0] == '2' && p[1] == ' ';
+}
+
 static void *writer_main(void *arg)
 {
 	(void)arg;
 	pt_tls.busy = 1; /* our own allocations, if any, pass through */
 	prctl(PR_SET_NAME, "peaktrace-wr", 0, 0, 0);
 	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
+	bool alone = false;
 	while (!atomic_load_explicit(&W.stop, memory_order_acquire)) {
 		size_t n = drain(1u << 16);
 		uint64_t now = pt_now_ns();
@@ -806,12 +868,30 @@ static void *writer_main(void *arg)
 		}
 		if (W.file_failed && !pt_ks_active())
 			break; /* write failed: the switch is tripped, nothing more to do */
+		if (now - W.last_alone_check >= MODULES_NS) {
+			W.last_alone_check = now;
+			if (writer_alone()) {
+				alone = true;
+				break;
+			}
+		}
 		if (n == 0)
 			sleep_ns(exact ? 500000 : 5000000);
+	}
+	if (alone) {
+		/* The program is gone; finish its trace and leave: glibc then
+		 * sees its last thread end and calls exit(0), as it would
+		 * have without us (atexit handlers, stdio flushed). */
+		PT_MARK(writer_last_thread);
+		int expected = 2;
+		atomic_compare_exchange_strong(&pt_g.phase, &expected, 3);
+		pt_covmarks_dump_env();
 	}
 	if (!W.file_failed)
 		final_flush();
 	atomic_store_explicit(&W.done, 1, memory_order_release);
+	if (alone)
+		atomic_store_explicit(&pt_writer_running, 0, memory_order_release);
 	return NULL;
 }
 
@@ -988,6 +1068,10 @@ void pt_writer_reset_child(void)
 	/* The parent's writer thread does not exist here; its file is the
 	 * parent's. Start from nothing; pt_writer_child_start opens ours. */
 	close_trace_fd();
+	/* the parent's /proc/self/stat: the parent's, not ours */
+	if (stat_file.fd >= 0 && pt_fd_is(stat_file.fd, stat_file.dev, stat_file.ino))
+		close(stat_file.fd);
+	stat_file.fd = -1;
 	W.seq = 0;
 	W.nmodules = 0;
 	W.dl_adds = 0;

@@ -6,7 +6,10 @@
  * Fork is handled by a pthread_atfork child handler (core/runtime.c); the
  * writer of a fork child starts with its first sample.
  */
+#include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -46,6 +49,9 @@ static void doctor(void)
 
 __attribute__((constructor)) static void pt_ctor(void)
 {
+	/* main must find errno as it would without us (0); start-up's
+	 * checks leave EEXIST and the like behind */
+	int saved = errno;
 	pt_shim_resolve();
 	const char *d = getenv("PEAKTRACE_DOCTOR");
 	if (d && *d == '1')
@@ -53,6 +59,7 @@ __attribute__((constructor)) static void pt_ctor(void)
 	pt_tls.busy++;
 	pt_runtime_start();
 	pt_tls.busy--;
+	errno = saved;
 }
 
 __attribute__((destructor)) static void pt_dtor(void)
@@ -75,6 +82,27 @@ PT_EXPORT void _exit(int status)
 
 PT_EXPORT void _Exit(int status)
 {
+	_exit(status);
+}
+
+/* quick_exit runs the at_quick_exit handlers, then glibc's internal
+ * _exit, which the shim above does not see: finish first. The handlers
+ * then run unprofiled, which is what an exit path is. */
+typedef void (*quick_exit_fn)(int);
+PT_EXPORT void quick_exit(int status)
+{
+	static _Atomic(quick_exit_fn) next;
+	quick_exit_fn f = atomic_load(&next);
+	if (!f) {
+		f = (quick_exit_fn)dlsym(RTLD_NEXT, "quick_exit");
+		atomic_store(&next, f);
+	}
+	PT_MARK(shim_quick_exit_flush);
+	pt_tls.busy++;
+	pt_runtime_finish("quick_exit");
+	pt_tls.busy--;
+	if (f)
+		f(status);
 	_exit(status);
 }
 

@@ -689,6 +689,22 @@ def follow_exec(c):
 
 
 @case
+def main_thread_exit(c):
+    """main ends with pthread_exit: the process ends when the program's
+    last thread does (the writer thread does not keep it alive), with
+    exit(0)'s effects (stdio flushed, atexit handlers run), and a whole
+    trace."""
+    for mode in ("alone", "worker"):
+        traces, _ = same_as_unprofiled(c, [c.prog("pexit"), mode], {"PEAKTRACE_MODE": "exact"}, timeout=60)
+        check(len(traces) == 1, f"{mode}: one trace: {traces}")
+        recs, warn = c.decode(traces[0])
+        check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
+        if mode == "worker":
+            got = bytes_in(c.collapsed(traces[0]), "site_worker")
+            check(got == 20 << 20, f"site_worker: {got}")
+
+
+@case
 def exec_flush(c):
     """An image that execs at once (well within the writer's 100 ms) still
     leaves its trace: the exec shims have the writer write everything
