@@ -705,6 +705,18 @@ def main_thread_exit(c):
 
 
 @case
+def quick_exit_errno(c):
+    """main finds errno as without us (0), and quick_exit (which calls
+    glibc's internal _exit) leaves a whole trace."""
+    traces, _ = same_as_unprofiled(c, [c.prog("quick")], {"PEAKTRACE_MODE": "exact"})
+    check(len(traces) == 1, f"one trace: {traces}")
+    recs, warn = c.decode(traces[0])
+    check(recs[-1]["type"] == "end" and not warn, f"not whole: {recs[-1]} {warn}")
+    got = bytes_in(c.collapsed(traces[0]), "site_quick")
+    check(got == 8 << 20, f"site_quick: {got}")
+
+
+@case
 def exec_flush(c):
     """An image that execs at once (well within the writer's 100 ms) still
     leaves its trace: the exec shims have the writer write everything
