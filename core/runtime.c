@@ -197,11 +197,27 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 	}
 	v = getenv("PEAKTRACE_OUT");
 	const char *dir = v && *v ? v : ".";
-	if (strlen(dir) >= sizeof c->out_dir - 32) {
+	/* A relative directory is the one of the start-up's working
+	 * directory: a program that chdir()s later must not have its trace
+	 * written (or fail to be) somewhere else. */
+	size_t at = 0;
+	if (dir[0] != '/') {
+		if (!getcwd(c->out_dir, sizeof c->out_dir - 32)) {
+			bad_env(msg, cap, "PEAKTRACE_OUT", dir,
+				"an absolute path (the working directory is unreadable or too long)");
+			return -EINVAL;
+		}
+		at = strlen(c->out_dir);
+		if (strcmp(dir, ".") == 0)
+			return 0;
+		if (at > 0 && c->out_dir[at - 1] != '/')
+			c->out_dir[at++] = '/';
+	}
+	if (at + strlen(dir) >= sizeof c->out_dir - 32) {
 		bad_env(msg, cap, "PEAKTRACE_OUT", "...", "a shorter directory path");
 		return -EINVAL;
 	}
-	memcpy(c->out_dir, dir, strlen(dir) + 1);
+	memcpy(c->out_dir + at, dir, strlen(dir) + 1);
 	return 0;
 }
 

@@ -919,6 +919,13 @@ static int check_dir(char *err, size_t errlen)
 		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
 		return -e;
 	}
+	struct stat st;
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		pt_buf_puts(&b, "cannot write traces to '");
+		pt_buf_puts(&b, dir);
+		pt_buf_puts(&b, "': not a directory");
+		return -ENOTDIR;
+	}
 	if (access(dir, W_OK | X_OK) != 0) {
 		int e = errno;
 		pt_buf_puts(&b, "cannot write traces to '");

@@ -476,6 +476,10 @@ def env_errors(c):
     for fp in ("envcheck_glibc", "envcheck_unwind", "writer_open"):
         rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": fp + "=return"})
         check(rc == 1 and b"peaktrace: " in se and so == b"", f"{fp}: fail fast: {rc} {se!r}")
+    afile = os.path.join(c.tmp, "a-file")
+    open(afile, "w").close()
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_OUT": afile})
+    check(rc == 1 and b"not a directory" in se and so == b"", f"PEAKTRACE_OUT a file: {rc} {se!r}")
     # fail fast stops the job at its start, not a program the profiled job
     # starts later (a helper on another interpreter, a tool): that one runs
     # unprofiled, and the job goes on as it would have
@@ -714,6 +718,23 @@ def quick_exit_errno(c):
     check(recs[-1]["type"] == "end" and not warn, f"not whole: {recs[-1]} {warn}")
     got = bytes_in(c.collapsed(traces[0]), "site_quick")
     check(got == 8 << 20, f"site_quick: {got}")
+
+
+@case
+def relative_out_dir(c):
+    """A relative PEAKTRACE_OUT is the start-up directory's, whatever the
+    program chdir()s to later."""
+    elsewhere = os.path.join(c.tmp, "elsewhere")
+    os.makedirs(elsewhere)
+    argv = [c.prog("chdirer"), elsewhere]
+    base = c.run(argv)
+    rc, so, se = c.run(argv, {"LD_PRELOAD": c.lib, "PEAKTRACE_OUT": "rel-out"})
+    check((rc, so, se) == base, f"{(rc, so, se)} vs unprofiled {base}")
+    traces = glob.glob(os.path.join(c.tmp, "rel-out", "*.ptrace"))
+    check(len(traces) == 1, f"the trace in the start-up directory's rel-out: {traces}")
+    check(not os.path.exists(os.path.join(elsewhere, "rel-out")), "nothing under the new directory")
+    got = bytes_in(c.collapsed(traces[0]), "site_after_chdir")
+    check(abs(got - (12 << 20)) <= 0.05 * (12 << 20), f"site_after_chdir: {got}")
 
 
 @case
