@@ -136,13 +136,15 @@ static int valid_bytes(const char *s)
 	return *end == '\0';
 }
 
-/* Traces in dir created by this run: names peaktrace-PID[.N].ptrace with an
- * mtime not before start. Renders each; prints a summary line for the main
+/* Traces in dir made by this run: names peaktrace-PID[.N].ptrace whose
+ * process started after the command did (the header's start, in ns; the
+ * file's mtime, in seconds, only narrows the search: two runs into one
+ * directory within a second must not report each other's traces). Renders each; prints a summary line for the main
  * process (pid main_pid), for every process whose peak reached 1 MiB, and
  * one line counting the others (shells and helpers that wrappers such as
  * pyenv's shims run on the way). */
-static void render_all(const char *dir, time_t start, int quiet, int want_report,
-		       pid_t main_pid)
+static void render_all(const char *dir, time_t start, uint64_t start_ns, int quiet,
+		       int want_report, pid_t main_pid)
 {
 	unsigned small = 0;
 	DIR *d = opendir(dir);
@@ -164,6 +166,10 @@ static void render_all(const char *dir, time_t start, int quiet, int want_report
 		char err[256];
 		if (pt_model_load(trace, &m, err, sizeof err) < 0) {
 			fprintf(stderr, "peaktrace: cannot read '%s': %s\n", trace, err);
+			continue;
+		}
+		if (m->have_header && m->start_unix_ns < start_ns) {
+			pt_model_free(m); /* an earlier run's */
 			continue;
 		}
 		char report[PATH_MAX + 300];
@@ -294,7 +300,10 @@ int pt_cmd_run(int argc, char **argv)
 	if (!follow_fork)
 		setenv("PEAKTRACE_FOLLOW_FORK", "0", 1);
 
-	time_t start = time(NULL);
+	struct timespec start_ts;
+	clock_gettime(CLOCK_REALTIME, &start_ts);
+	time_t start = start_ts.tv_sec;
+	uint64_t start_ns = (uint64_t)start_ts.tv_sec * 1000000000u + (uint64_t)start_ts.tv_nsec;
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -328,6 +337,6 @@ int pt_cmd_run(int argc, char **argv)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status)
 				     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 	unsetenv("LD_PRELOAD");
-	render_all(outabs, start, quiet, want_report, pid);
+	render_all(outabs, start, start_ns, quiet, want_report, pid);
 	return code;
 }

@@ -838,6 +838,11 @@ def run_command(c):
     check(len(lines) == 1 and "index.html" in lines[0], f"one summary line naming the report: {se!r}")
     report = lines[0].rsplit("report: ", 1)[1]
     check(os.path.isfile(report), f"report {report} exists")
+    # a second run into the same directory, within the same second: its
+    # own trace only, not the first run's
+    rc, so, se = c.run([c.cli, "run", "--out", out, "--", c.prog("echoer"), "6", "x"])
+    ours = [l for l in se.decode().splitlines() if l.startswith("peaktrace: ")]
+    check(rc == 6 and len(ours) == 1 and ours[0] != lines[0], f"second run reports only itself: {se!r}")
     rc, _, se = c.run([c.cli, "run", "--out", out, "--", c.prog("dies"), "segv"])
     check(rc == 128 + signal.SIGSEGV, f"a child killed by SIGSEGV gives {128 + signal.SIGSEGV}, got {rc}")
     # SIGTERM to peaktrace reaches the child, which dies of it
