@@ -30,6 +30,7 @@
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,15 +257,28 @@ PT_EXPORT void *realloc(void *p, size_t n)
 		return NULL;
 	if (!pt_ks_active())
 		return pt_real.realloc(p, n);
+	if (n >= (size_t)1 << 56) {
+		/* Fails for sure (more than any user address space, 5-level
+		 * page tables included), and p stays, still recorded where it
+		 * was allocated; what glibc would say: */
+		PT_MARK(shim_realloc_impossible);
+		errno = ENOMEM;
+		return NULL;
+	}
 	size_t old_usable = usable_size(p);
+	/* The free first: once the real realloc has moved the block, another
+	 * thread may get p back and record it before we could. */
 	before_free(p);
 	void *q = pt_real.realloc(p, n);
 	if (q) {
 		after_alloc(q, n);
 	} else if (n != 0) {
-		/* failed: p is still allocated; its bytes are still live */
+		/* Failed: p is still allocated. Recorded again, as allocated
+		 * here (its first stack is not kept anywhere to restore: in
+		 * exact mode the reporter holds it); its bytes count again
+		 * and it stays in the peak's stacks. */
 		PT_MARK(shim_realloc_failed);
-		pt_delta_add(&pt_tls, (int64_t)old_usable);
+		after_alloc(p, old_usable);
 	}
 	return q;
 }

@@ -738,6 +738,22 @@ def relative_out_dir(c):
 
 
 @case
+def realloc_fails(c):
+    """A realloc that fails leaves the block allocated: it stays in the
+    peak (at its own site when the size was impossible, at the realloc
+    when the system refused it)."""
+    for arg in ("huge", "limit"):
+        for mode in ("exact", "sampled"):
+            traces, _ = same_as_unprofiled(c, [c.prog("reallocfail"), arg], {"PEAKTRACE_MODE": mode})
+            st = c.collapsed(traces[0])
+            kept = bytes_in(st, "site_kept") if arg == "huge" else sum(
+                n for s, n in st.items() if "site_kept" in s or s.endswith(";main"))
+            check(abs(kept - (40 << 20)) <= 0.05 * (40 << 20), f"{arg} {mode}: the kept block: {kept}: {st}")
+            other = bytes_in(st, "site_other")
+            check(abs(other - (10 << 20)) <= 0.05 * (10 << 20), f"{arg} {mode}: site_other {other}")
+
+
+@case
 def exec_flush(c):
     """An image that execs at once (well within the writer's 100 ms) still
     leaves its trace: the exec shims have the writer write everything
