@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,15 +470,35 @@ static void atfork_child(void)
 	pt_runtime_fork_child();
 }
 
+/* Bytes reserved for the intern arenas (stacks, strings, Python frames):
+ * 96 MiB of address space, touched only as used. Under a finite
+ * RLIMIT_AS (ulimit -v), whose every reserved byte the program would miss,
+ * a sixteenth of the limit, 12 to 96 MiB: a full arena then costs stacks
+ * (counted as drops), never the program's memory. */
+static size_t arena_budget(void)
+{
+	const size_t full = (size_t)96 << 20;
+	struct rlimit r;
+	if (getrlimit(RLIMIT_AS, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
+		return full;
+	size_t b = (size_t)(r.rlim_cur / 16);
+	if (b < ((size_t)12 << 20))
+		b = (size_t)12 << 20;
+	if (b < full)
+		PT_MARK(runtime_arenas_scaled);
+	return b < full ? b : full;
+}
+
 static int map_tables(void)
 {
 	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
+	size_t budget = arena_budget(); /* 2/3 stacks, 1/6 each strings and frames */
 	if (pt_ring_init(&pt_g.ring, exact ? 18 : 16) < 0 ||
 	    pt_live_init(&pt_g.live, exact ? 10 : pt_g.cfg.live_log2) < 0 ||
 	    pt_live_init(&pt_g.maps, 16) < 0 ||
-	    pt_intern_init(&pt_g.stacks, 18, 64u << 20) < 0 ||
-	    pt_intern_init(&pt_g.strings, 16, 16u << 20) < 0 ||
-	    pt_intern_init(&pt_g.pyframes, 18, 16u << 20) < 0)
+	    pt_intern_init(&pt_g.stacks, 18, budget / 3 * 2) < 0 ||
+	    pt_intern_init(&pt_g.strings, 16, budget / 6) < 0 ||
+	    pt_intern_init(&pt_g.pyframes, 18, budget / 6) < 0)
 		return -ENOMEM;
 	if (exact)
 		pt_live_set_all(&pt_g.live); /* every free is recorded (hooks.c) */

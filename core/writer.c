@@ -52,6 +52,7 @@
 #define FLUSH_NS (100u * 1000000u)
 #define MODULES_NS (100u * 1000000u)
 #define MAX_MODULES 4096
+#define WRITER_STACK ((size_t)512 * 1024)
 
 atomic_int pt_writer_running;
 
@@ -1031,7 +1032,18 @@ int pt_writer_start(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	atomic_store(&W.stop, 0);
 	atomic_store(&W.done, 0);
-	int rc = pthread_create(&W.thread, NULL, writer_main, NULL);
+	/* A small stack: the default (8 MiB) is address space a program
+	 * under RLIMIT_AS (ulimit -v) would miss; the writer's frames are
+	 * shallow (a few KiB of buffers, libc, the loader's iteration). */
+	pthread_attr_t attr;
+	bool attr_ok = pthread_attr_init(&attr) == 0;
+	if (attr_ok && pthread_attr_setstacksize(&attr, WRITER_STACK) != 0) {
+		pthread_attr_destroy(&attr);
+		attr_ok = false;
+	}
+	int rc = pthread_create(&W.thread, attr_ok ? &attr : NULL, writer_main, NULL);
+	if (attr_ok)
+		pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		return -rc;

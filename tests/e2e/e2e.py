@@ -754,6 +754,19 @@ def realloc_fails(c):
 
 
 @case
+def address_space_limit(c):
+    """Under ulimit -v the profiler's reservations shrink (a sixteenth of
+    the limit for its tables, a small writer stack): a program that fits
+    unprofiled fits profiled (it used to lose ~120 MiB of address space)."""
+    argv = ["/bin/sh", "-c", f"ulimit -v 240000 && exec {c.prog('aslimit')} 150"]
+    base = c.run(argv)
+    check(base[0] == 0, f"unprofiled under the limit: {base}")
+    for mode in ("sampled", "exact"):
+        rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": mode})
+        check((rc, so) == base[:2], f"{mode}: {(rc, so, se)} vs unprofiled {base}")
+
+
+@case
 def exec_flush(c):
     """An image that execs at once (well within the writer's 100 ms) still
     leaves its trace: the exec shims have the writer write everything
