@@ -13,6 +13,7 @@ abort, coverage marks on) get the coverage-mark assertions too.
 import argparse
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -407,7 +408,15 @@ def live_table_crowded(c):
           f"sampling never coarsened: weights of {size}-byte samples {w[:1]}..{w[-1:]}")
     st = c.collapsed(traces[0])
     got, want = bytes_in(st, "site_grow"), n * size
-    check(abs(got - want) <= 0.25 * want, f"site_grow: estimate {got}, want {want} +-25%")
+    # How far the writer coarsens depends on how far it lags (a loaded
+    # machine: 7 doublings seen, 650 samples), and with it the estimate's
+    # spread: each sample of weight w adds w*(w - size) to the variance.
+    # 4 standard errors; without coarsening the estimate is near an
+    # eighth of the truth, far outside.
+    sigma = math.sqrt(sum(x * (x - size) for x in w))
+    tol = max(0.05 * want, 4 * sigma)
+    check(tol <= 0.5 * want, f"test design: {len(w)} samples, sigma {sigma:.0f} for {want}")
+    check(abs(got - want) <= tol, f"site_grow: estimate {got}, want {want} +-{tol:.0f} (4 sigma)")
     if c.debug:
         # the writer coarsened; freeing the blocks emptied slots, not tombstones
         m = marks(mfile)
