@@ -51,6 +51,11 @@
 
 #define MAX_SYM_WARNINGS 64
 
+/* The C++ ABI's demangler, from libstdc++ (what elfutils' own tools use
+ * when built with demangling): C linkage, malloc'd result. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status);
+
 struct smod {
 	char *path;
 	char build_id[2 * PT_FMT_MAX_BUILD_ID + 1]; /* hex, as recorded; "" */
@@ -374,6 +379,25 @@ static void open_mod(struct pt_sym *s, struct smod *m)
 	m->state = 1;
 }
 
+/* Takes ownership of name (freed by pt_sym_free); -1 (name freed) when
+ * there is no room. */
+static int keep_name(struct pt_sym *s, char *name)
+{
+	if (s->nnames == s->capnames) {
+		size_t nc = s->capnames ? s->capnames * 2 : 64;
+		char **p = realloc(s->names, nc * sizeof *p);
+
+		if (!p) {
+			free(name);
+			return -1;
+		}
+		s->names = p;
+		s->capnames = nc;
+	}
+	s->names[s->nnames++] = name;
+	return 0;
+}
+
 int pt_sym_lookup(struct pt_sym *s, uint64_t ip, int is_return,
 		  struct pt_sym_frame *f)
 {
@@ -418,23 +442,21 @@ int pt_sym_lookup(struct pt_sym *s, uint64_t ip, int is_return,
 	const char *at = strchr(name, '@');
 
 	if (at && at != name) {
-		char *copy = NULL;
+		char *copy = strndup(name, (size_t)(at - name));
 
-		if (s->nnames == s->capnames) {
-			size_t nc = s->capnames ? s->capnames * 2 : 64;
-			char **p = realloc(s->names, nc * sizeof *p);
-
-			if (p) {
-				s->names = p;
-				s->capnames = nc;
-			}
-		}
-		if (s->nnames < s->capnames)
-			copy = strndup(name, (size_t)(at - name));
-		if (copy) {
-			s->names[s->nnames++] = copy;
+		if (copy && keep_name(s, copy) == 0)
 			name = copy;
-		}
+	}
+	/* C++: the names people read (std::vector<long>::push_back), not
+	 * the linker's (_ZNSt6vectorIlSaIlEE9push_backERKl) */
+	if (name[0] == '_' && name[1] == 'Z') {
+		int status = 0;
+		char *d = __cxa_demangle(name, NULL, NULL, &status);
+
+		if (d && status == 0 && keep_name(s, d) == 0)
+			name = d;
+		else
+			free(d);
 	}
 	f->symbol = name;
 	f->symbol_offset = off + (a != ip ? 1 : 0);

@@ -326,6 +326,23 @@ def stop_signals(c):
 
 
 @case
+def cxx_names(c):
+    """C++ frames are named as people read them (jobs::grow_peak(unsigned
+    long), std::vector<...>), not as the linker does (_ZN4jobs...)."""
+    cxx = shutil.which("c++") or shutil.which("g++")
+    check(cxx, "a C++ compiler")
+    exe = os.path.join(c.tmp, "grow")
+    rc, _, se = c.run([cxx, "-O1", "-g", "-o", exe, os.path.join(HERE, "cxx", "grow.cpp")])
+    check(rc == 0, f"c++: {se.decode()[:500]}")
+    traces, _ = same_as_unprofiled(c, [exe], {"PEAKTRACE_MODE": "exact"})
+    st = c.collapsed(traces[0])
+    top = max(st, key=st.get)
+    check("jobs::grow_peak(unsigned long)" in top.split(";"), f"the peak's stack names the function: {top}")
+    check(any("std::vector<long" in f for f in top.split(";")), f"std::vector's frames: {top}")
+    check(not any(f.startswith("_Z") for s in st for f in s.split(";")), f"mangled names left: {list(st)[:3]}")
+
+
+@case
 def threads(c):
     for mode in ("sampled", "exact"):
         traces, _ = same_as_unprofiled(c, [c.prog("threads")], {"PEAKTRACE_MODE": mode})
