@@ -267,6 +267,12 @@ void pt_writer_stop(bool join);
  * waits for it (max_ms at most); the trace stays open. Before an exec,
  * which ends the image without destructors. */
 void pt_writer_flush_now(unsigned max_ms);
+/* Has the writer write what it has and end its thread (2 s at most), so
+ * that the process is single-threaded for a moment (unshare of a user
+ * namespace requires it); true when it stopped: then pt_writer_resume()
+ * starts it again. Not from a signal handler. */
+bool pt_writer_pause(void);
+void pt_writer_resume(void);
 void pt_writer_reset_child(void);
 /* In a fork child: opens the child's trace and starts its writer, once,
  * when the child first has something to record. */

@@ -85,6 +85,7 @@ static struct {
 	int over_budget;            /* the trace reached max_trace_bytes */
 	int saw_alloc;              /* an ALLOC record was written */
 	int file_failed;            /* creating the file failed (switch tripped) */
+	atomic_int pause;           /* pt_writer_pause: leave without END */
 	atomic_uint flush_req;      /* pt_writer_flush_now: requests made ... */
 	atomic_uint flush_done;     /* ... and served */
 } W = { .fd = -1 };
@@ -833,7 +834,8 @@ static void *writer_main(void *arg)
 	prctl(PR_SET_NAME, "peaktrace-wr", 0, 0, 0);
 	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
 	bool alone = false;
-	while (!atomic_load_explicit(&W.stop, memory_order_acquire)) {
+	while (!atomic_load_explicit(&W.stop, memory_order_acquire) &&
+	       !atomic_load_explicit(&W.pause, memory_order_acquire)) {
 		size_t n = drain(1u << 16);
 		uint64_t now = pt_now_ns();
 		if (now - W.last_tick >= TICK_NS && !W.over_budget) {
@@ -878,6 +880,14 @@ static void *writer_main(void *arg)
 		}
 		if (n == 0)
 			sleep_ns(exact ? 500000 : 5000000);
+	}
+	if (!alone && !atomic_load_explicit(&W.stop, memory_order_acquire)) {
+		/* paused: everything so far into the file; the trace goes on
+		 * when the writer starts again */
+		drain(SIZE_MAX);
+		chunk_flush_why(FLUSH_FULL);
+		atomic_store_explicit(&W.done, 1, memory_order_release);
+		return NULL;
 	}
 	if (alone) {
 		/* The program is gone; finish its trace and leave: glibc then
@@ -1049,6 +1059,31 @@ int pt_writer_start(void)
 		return -rc;
 	atomic_store_explicit(&pt_writer_running, 1, memory_order_release);
 	return 0;
+}
+
+bool pt_writer_pause(void)
+{
+	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire) ||
+	    pthread_equal(pthread_self(), W.thread))
+		return false;
+	atomic_store_explicit(&W.pause, 1, memory_order_release);
+	for (int i = 0; i < 2000 && !atomic_load_explicit(&W.done, memory_order_acquire); i++)
+		sleep_ns(1000000);
+	if (!atomic_load_explicit(&W.done, memory_order_acquire)) {
+		atomic_store_explicit(&W.pause, 0, memory_order_release);
+		return false; /* it did not stop: leave it running */
+	}
+	pthread_join(W.thread, NULL);
+	atomic_store_explicit(&pt_writer_running, 0, memory_order_release);
+	PT_MARK(writer_paused);
+	return true;
+}
+
+void pt_writer_resume(void)
+{
+	atomic_store_explicit(&W.pause, 0, memory_order_release);
+	if (pt_ks_active() && pt_writer_start() != 0)
+		pt_ks_trip("cannot start the trace writer again");
 }
 
 void pt_writer_flush_now(unsigned max_ms)

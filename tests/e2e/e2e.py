@@ -793,6 +793,20 @@ def address_space_limit(c):
 
 
 @case
+def user_namespace(c):
+    """unshare(CLONE_NEWUSER) works as without us (the kernel wants a
+    single-threaded process: the writer steps aside for the call), and the
+    trace goes on after it."""
+    for mode in ("sampled", "exact"):
+        traces, _ = same_as_unprofiled(c, [c.prog("userns")], {"PEAKTRACE_MODE": mode})
+        check(len(traces) == 1, f"{mode}: one trace: {traces}")
+        recs, warn = c.decode(traces[0])
+        check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
+        got = bytes_in(c.collapsed(traces[0]), "site_after_unshare")
+        check(abs(got - (16 << 20)) <= 0.05 * (16 << 20), f"{mode}: site_after_unshare {got}")
+
+
+@case
 def exec_flush(c):
     """An image that execs at once (well within the writer's 100 ms) still
     leaves its trace: the exec shims have the writer write everything
