@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -43,7 +44,7 @@
 #include "contracts/banned.h"
 
 __thread struct pt_tls pt_tls PT_TLS_IE;
-struct pt_state pt_g = { .live = PT_LIVE_INITIALIZER, .maps = PT_LIVE_INITIALIZER };
+struct pt_state pt_g = { .live = PT_LIVE_INITIALIZER };
 
 uint64_t pt_now_ns(void)
 {
@@ -376,13 +377,32 @@ static void unsample(struct pt_tls *t, void *p)
 		pt_slow_free(t, p);
 }
 
-void pt_hook_mmap(void *p, size_t len)
+/* mapped -= bytes, and the peak's bookkeeping when it falls */
+static void mapped_sub(uint64_t bytes)
 {
-	struct pt_tls *t = tls_get();
-	/* Only mappings recorded here are counted, so an munmap of a region
-	 * mapped before we started (or by libc internally) changes nothing. */
-	if (len == 0 || pt_live_insert(&pt_g.maps, (uintptr_t)p, len) < 0)
+	if (bytes == 0)
 		return;
+	atomic_fetch_sub_explicit(&pt_g.mapped, (int64_t)bytes, memory_order_relaxed);
+	left_peak();
+}
+
+/* Counts [p, p + len), sampled like an allocation unless it is a Python
+ * arena (whose objects are sampled one by one); false when the set of
+ * mappings is full (not counted). */
+static bool map_add(struct pt_tls *t, void *p, size_t len)
+{
+	uint64_t replaced = 0;
+	t->busy++;
+	bool ok = pt_maps_add(&pt_g.maps, (uintptr_t)p, len, &replaced);
+	t->busy--;
+	if (replaced) {
+		/* MAP_FIXED over a mapping of ours: its bytes go first */
+		PT_MARK(mmap_replaced_ours);
+		mapped_sub(replaced);
+		unsample(t, p);
+	}
+	if (!ok)
+		return false;
 	if (t->pyarena)
 		PT_MARK(python_arena_not_sampled); /* its objects are sampled one by one */
 	else
@@ -391,29 +411,56 @@ void pt_hook_mmap(void *p, size_t len)
 						   memory_order_relaxed) + (int64_t)len;
 	flush_delta(t);
 	note_peak(atomic_load_explicit(&pt_g.heap, memory_order_relaxed) + mapped);
+	return true;
+}
+
+/* Uncounts what of [p, p + len) was counted; returns those bytes. */
+static uint64_t map_cut(struct pt_tls *t, void *p, size_t len)
+{
+	t->busy++;
+	uint64_t gone = pt_maps_cut(&pt_g.maps, (uintptr_t)p, len);
+	t->busy--;
+	if (gone == 0)
+		return 0; /* none of it was ours (a file, libc's, before start) */
+	mapped_sub(gone);
+	/* a sample sits at the start of the mapping it was taken for: gone
+	 * when that start is. A cut elsewhere leaves it whole (its weight
+	 * then overstates what is left until the rest goes). */
+	if (pt_started())
+		unsample(t, p);
+	return gone;
+}
+
+void pt_hook_mmap(void *p, size_t len)
+{
+	/* Only mappings recorded here are counted, so an munmap of a region
+	 * mapped before we started (or by libc internally) changes nothing. */
+	if (len != 0)
+		(void)map_add(tls_get(), p, len);
 }
 
 void pt_hook_munmap(void *p, size_t len)
 {
-	struct pt_tls *t = tls_get();
-	uint64_t rec;
-	if (!pt_live_remove(&pt_g.maps, (uintptr_t)p, &rec))
-		return; /* not a mapping we counted (or a cut in its middle) */
-	uint64_t gone = len < rec ? len : rec;
-	if (rec > gone) {
-		/* the head of the mapping went; its tail stays counted */
-		PT_MARK(munmap_partial);
-		if (pt_live_insert(&pt_g.maps, (uintptr_t)p + gone, rec - gone) < 0)
-			gone = rec;
-	}
-	atomic_fetch_sub_explicit(&pt_g.mapped, (int64_t)gone, memory_order_relaxed);
-	left_peak();
-	if (pt_started())
-		unsample(t, p);
+	(void)map_cut(tls_get(), p, len);
 }
 
-void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len)
+void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len, int flags)
 {
-	pt_hook_munmap(old, old_len);
-	pt_hook_mmap(p, len);
+	struct pt_tls *t = tls_get();
+	/* Grown, shrunk or moved: counted when the old range was (a file
+	 * mapping stays uncounted wherever it goes). MREMAP_DONTUNMAP leaves
+	 * the old range mapped (empty), as the kernel does. */
+	uint64_t was;
+	if (flags & MREMAP_DONTUNMAP) {
+		/* the old range stays mapped: was it ours? */
+		t->busy++;
+		was = pt_maps_covered(&pt_g.maps, (uintptr_t)old, old_len);
+		t->busy--;
+	} else {
+		/* moved, or resized in place: the old range goes, the new one
+		 * is counted anew */
+		was = map_cut(t, old, old_len);
+	}
+	if (was && len != 0)
+		(void)map_add(t, p, len);
 }

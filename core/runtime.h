@@ -24,6 +24,7 @@
 
 #include "core/intern.h"
 #include "core/live.h"
+#include "core/maps.h"
 #include "core/ring.h"
 #include "peaktrace/format.h"
 
@@ -105,7 +106,7 @@ struct pt_state {
 	pid_t pid;
 	struct pt_ring ring;
 	_Alignas(64) struct pt_live live;   /* read on every free: own lines */
-	struct pt_live maps;           /* every anonymous mapping we counted: start -> length */
+	struct pt_maps maps;           /* the anonymous mappings we count (maps.h) */
 	struct pt_intern stacks;       /* blobs of u64 frames */
 	struct pt_intern strings;      /* UTF-8 names */
 	struct pt_intern pyframes;     /* {func_sid, file_sid, line} triples */
@@ -244,7 +245,7 @@ static inline void pt_fast_free(void *p, size_t usable)
  * free: before the real free, with the block's usable size. */
 void pt_hook_mmap(void *p, size_t len);
 void pt_hook_munmap(void *p, size_t len);
-void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len);
+void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len, int flags);
 
 /* Pushes a pending per-thread delta to the global counters. */
 void pt_flush_delta(void);

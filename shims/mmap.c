@@ -67,7 +67,10 @@ PT_EXPORT int munmap(void *addr, size_t len)
 PT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	void *new_addr = NULL;
-	if (flags & MREMAP_FIXED) {
+	/* the fifth argument is read when glibc reads it (MREMAP_FIXED or,
+	 * since 2.32, MREMAP_DONTUNMAP), so that the kernel gets what it
+	 * would have got without us, even from a caller that passed none */
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
 		va_list ap;
 		va_start(ap, flags);
 		new_addr = va_arg(ap, void *);
@@ -81,7 +84,7 @@ PT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	if (p == MAP_FAILED || !pt_ks_active() || pt_tls.busy || !pt_started())
 		return p;
 	int saved = errno;
-	pt_hook_mremap(old, page_round(old_len), p, page_round(new_len));
+	pt_hook_mremap(old, page_round(old_len), p, page_round(new_len), flags);
 	errno = saved;
 	return p;
 }

@@ -807,6 +807,24 @@ def user_namespace(c):
 
 
 @case
+def mapping_cuts(c):
+    """Mappings unmapped in part (head, tail, hole, trimmed for alignment),
+    mapped over with MAP_FIXED, unmapped two at a time, or remapped: the
+    peak is what each case really held (64 MiB; 80 for the over-mapping
+    trim), and nothing mapped is left counted at the end."""
+    mib = 1 << 20
+    for case in ("tailhead", "fixed", "hole", "span", "trim", "remap", "dontunmap"):
+        traces, _ = same_as_unprofiled(c, [c.prog("mapper"), case], {"PEAKTRACE_MODE": "exact"})
+        recs, _ = c.decode(traces[0])
+        end = recs[-1]
+        check(end["type"] == "end", f"{case}: not whole")
+        peak, want = end["peak_bytes"], (80 if case == "trim" else 64) * mib
+        check(want <= peak <= want + mib, f"{case}: peak {peak / mib:.1f} MiB, want {want // mib}")
+        ticks = [r for r in recs if r["type"] == "tick"]
+        check(ticks and ticks[-1]["mapped_bytes"] == 0, f"{case}: mapped bytes left at the end: {ticks[-1:]}")
+
+
+@case
 def exec_flush(c):
     """An image that execs at once (well within the writer's 100 ms) still
     leaves its trace: the exec shims have the writer write everything

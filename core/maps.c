@@ -1,0 +1,139 @@
+/* maps.c: see maps.h. */
+#include "core/maps.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "contracts/covmarks.h"
+#include "core/arena.h"
+
+#include "contracts/banned.h"
+
+int pt_maps_init(struct pt_maps *m)
+{
+	m->v = pt_map_zeroed(PT_MAPS_CAP * sizeof *m->v);
+	m->n = 0;
+	atomic_flag_clear(&m->lock);
+	return m->v ? 0 : -ENOMEM;
+}
+
+static void lock(struct pt_maps *m)
+{
+	for (unsigned spins = 0;
+	     atomic_flag_test_and_set_explicit(&m->lock, memory_order_acquire); spins++)
+		if (spins > 64)
+			sched_yield();
+}
+
+static void unlock(struct pt_maps *m)
+{
+	atomic_flag_clear_explicit(&m->lock, memory_order_release);
+}
+
+/* The first range whose end lies above addr. */
+static size_t first_above(const struct pt_maps *m, uintptr_t addr)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->v[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static uint64_t cut_locked(struct pt_maps *m, uintptr_t start, uintptr_t end)
+{
+	uint64_t removed = 0;
+	size_t i = first_above(m, start);
+	while (i < m->n && m->v[i].start < end) {
+		struct pt_span *s = &m->v[i];
+		uintptr_t a = s->start > start ? s->start : start;
+		uintptr_t b = s->end < end ? s->end : end;
+		removed += b - a;
+		if (a == s->start && b == s->end) { /* all of it */
+			memmove(s, s + 1, (m->n - i - 1) * sizeof *s);
+			m->n--;
+			continue;
+		}
+		if (a == s->start) {                /* its head */
+			PT_MARK(maps_cut_head);
+			s->start = b;
+		} else if (b == s->end) {           /* its tail */
+			PT_MARK(maps_cut_tail);
+			s->end = a;
+		} else {                            /* a hole: two ranges */
+			PT_MARK(maps_cut_hole);
+			if (m->n == PT_MAPS_CAP) {
+				/* no room for the second half: keep it
+				 * uncounted rather than wrong the other way */
+				removed += s->end - b;
+				s->end = a;
+			} else {
+				memmove(s + 2, s + 1, (m->n - i - 1) * sizeof *s);
+				s[1].start = b;
+				s[1].end = s->end;
+				s->end = a;
+				m->n++;
+			}
+		}
+		i++;
+	}
+	return removed;
+}
+
+uint64_t pt_maps_cut(struct pt_maps *m, uintptr_t start, size_t len)
+{
+	if (!m->v || len == 0 || start + len < start)
+		return 0;
+	lock(m);
+	uint64_t removed = cut_locked(m, start, start + len);
+	unlock(m);
+	return removed;
+}
+
+bool pt_maps_add(struct pt_maps *m, uintptr_t start, size_t len, uint64_t *replaced)
+{
+	*replaced = 0;
+	if (!m->v || len == 0 || start + len < start)
+		return false;
+	lock(m);
+	*replaced = cut_locked(m, start, start + len);
+	bool ok = m->n < PT_MAPS_CAP;
+	if (ok) {
+		size_t i = first_above(m, start);
+		memmove(&m->v[i + 1], &m->v[i], (m->n - i) * sizeof m->v[0]);
+		m->v[i].start = start;
+		m->v[i].end = start + len;
+		m->n++;
+	} else {
+		PT_MARK(maps_full);
+	}
+	unlock(m);
+	return ok;
+}
+
+uint64_t pt_maps_covered(struct pt_maps *m, uintptr_t start, size_t len)
+{
+	if (!m->v || len == 0 || start + len < start)
+		return 0;
+	uintptr_t end = start + len;
+	uint64_t in = 0;
+	lock(m);
+	for (size_t i = first_above(m, start); i < m->n && m->v[i].start < end; i++) {
+		uintptr_t a = m->v[i].start > start ? m->v[i].start : start;
+		uintptr_t b = m->v[i].end < end ? m->v[i].end : end;
+		in += b - a;
+	}
+	unlock(m);
+	return in;
+}
+
+void pt_maps_fork_child(struct pt_maps *m)
+{
+	atomic_flag_clear(&m->lock);
+}
