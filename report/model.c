@@ -1218,8 +1218,13 @@ int pt_report_summary_line(const struct pt_model *m, char *buf, size_t cap)
 		return -EIO;
 	if (m->nsites && m->sites[0].peak_bytes && m->peak_live_bytes) {
 		size_t used = (size_t)n < cap ? (size_t)n : (cap ? cap - 1 : 0);
+		/* a share of the peak, not of what the samples explain: bytes
+		 * allocated before the profiler started (other libraries'
+		 * constructors) are in the peak and in no stack */
+		double whole = (double)(m->peak_bytes > m->peak_live_bytes
+						? m->peak_bytes : m->peak_live_bytes);
 		unsigned pct = (unsigned)((double)m->sites[0].peak_bytes * 100.0 /
-					  (double)m->peak_live_bytes + 0.5);
+					  whole + 0.5);
 		int k = snprintf(buf + used, cap - used, ", top: %s %u%%",
 				 m->frames[m->sites[0].frame].name, pct);
 

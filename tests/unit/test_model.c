@@ -374,6 +374,26 @@ static void summary_line_names_the_top_site(void **state)
 	tb_free(t);
 }
 
+/* The top site's share is of the whole peak: bytes no sample explains
+ * (allocated before the profiler started) are part of it. */
+static void summary_share_is_of_the_peak(void **state)
+{
+	struct tb *t = trace_with_defs();
+	char line[256];
+	(void)state;
+
+	rt_alloc(t, 1, 0x1000, 20ull << 20, 1);
+	rt_peak(t, 1000000000ull, 100ull << 20);
+	tb_flush(t);
+
+	struct pt_model *m = rt_load(t, 0);
+	assert_true(pt_report_summary_line(m, line, sizeof line) > 0);
+	assert_string_equal(line, "peak 100 MiB at 1.0 s, top: "
+				  "load_data (job.py:42) 20%");
+	pt_model_free(m);
+	tb_free(t);
+}
+
 /* The summary is one line on stderr whatever the program named its
  * functions and files. */
 static void summary_line_is_one_line(void **state)
@@ -495,6 +515,7 @@ int main(void)
 		cmocka_unit_test(header_lost_and_empty_trace),
 		cmocka_unit_test(summary_line_names_the_top_site),
 		cmocka_unit_test(summary_line_is_one_line),
+		cmocka_unit_test(summary_share_is_of_the_peak),
 		cmocka_unit_test(fmt_bytes_units),
 		cmocka_unit_test(unreadable_trace_is_an_error),
 		cmocka_unit_test(many_allocations_replay_exactly),
