@@ -41,20 +41,9 @@ static void before_exec(void)
 	errno = saved;
 }
 
-/* The next definition of name, looked up once. */
-static void *next_fn(_Atomic(void *) *slot, const char *name)
-{
-	void *f = atomic_load_explicit(slot, memory_order_acquire);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		atomic_store_explicit(slot, f, memory_order_release);
-	}
-	return f;
-}
-
 #define NEXT(type, name)                                                 \
-	static _Atomic(void *) next_##name;                              \
-	type real = (type)next_fn(&next_##name, #name);                  \
+	static void *_Atomic next_##name;                                \
+	type real = (type)pt_shim_next(&next_##name, #name);             \
 	if (!real) {                                                     \
 		errno = ENOSYS;                                          \
 		return -1;                                               \
@@ -161,32 +150,34 @@ static int release(struct args *a, int rc)
 	return rc;
 }
 
+/* execl and execlp: the list, then the array form of the same search. */
+static int exec_list(execv_fn real, const char *file, const char *arg, va_list *ap)
+{
+	struct args a;
+	if (!collect(&a, arg, ap))
+		return -1;
+	before_exec();
+	return release(&a, real(file, a.v));
+}
+
 PT_EXPORT int execl(const char *path, const char *arg, ...)
 {
 	NEXT(execv_fn, execv)
-	struct args a;
 	va_list ap;
 	va_start(ap, arg);
-	bool ok = collect(&a, arg, &ap);
+	int rc = exec_list(real, path, arg, &ap);
 	va_end(ap);
-	if (!ok)
-		return -1;
-	before_exec();
-	return release(&a, real(path, a.v));
+	return rc;
 }
 
 PT_EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	NEXT(execv_fn, execvp)
-	struct args a;
 	va_list ap;
 	va_start(ap, arg);
-	bool ok = collect(&a, arg, &ap);
+	int rc = exec_list(real, file, arg, &ap);
 	va_end(ap);
-	if (!ok)
-		return -1;
-	before_exec();
-	return release(&a, real(file, a.v));
+	return rc;
 }
 
 PT_EXPORT int execle(const char *path, const char *arg, ...)

@@ -80,6 +80,16 @@ static size_t boot_size(const void *p)
 	return ((const size_t *)p)[-1] >> 3;
 }
 
+void *pt_shim_next(void *_Atomic *slot, const char *name)
+{
+	void *f = atomic_load_explicit(slot, memory_order_acquire);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		atomic_store_explicit(slot, f, memory_order_release);
+	}
+	return f;
+}
+
 void pt_shim_resolve(void)
 {
 	int expected = 0;

@@ -24,16 +24,6 @@
 typedef int (*unshare_fn)(int);
 typedef int (*setns_fn)(int, int);
 
-static void *next_fn(_Atomic(void *) *slot, const char *name)
-{
-	void *f = atomic_load_explicit(slot, memory_order_acquire);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		atomic_store_explicit(slot, f, memory_order_release);
-	}
-	return f;
-}
-
 static bool pause_writer(void)
 {
 	if (pt_tls.busy || !pt_ks_active() || !pt_started())
@@ -57,8 +47,8 @@ static void resume_writer(bool paused)
 
 PT_EXPORT int unshare(int flags)
 {
-	static _Atomic(void *) next;
-	unshare_fn real = (unshare_fn)next_fn(&next, "unshare");
+	static void *_Atomic next;
+	unshare_fn real = (unshare_fn)pt_shim_next(&next, "unshare");
 	if (!real) {
 		errno = ENOSYS;
 		return -1;
@@ -81,8 +71,8 @@ PT_EXPORT int unshare(int flags)
 
 PT_EXPORT int setns(int fd, int nstype)
 {
-	static _Atomic(void *) next;
-	setns_fn real = (setns_fn)next_fn(&next, "setns");
+	static void *_Atomic next;
+	setns_fn real = (setns_fn)pt_shim_next(&next, "setns");
 	if (!real) {
 		errno = ENOSYS;
 		return -1;

@@ -41,4 +41,9 @@ extern struct pt_real pt_real;
  * static bootstrap buffer). */
 void pt_shim_resolve(void);
 
+/* The next definition of name after ours (dlsym(RTLD_NEXT)), looked up
+ * once into *slot; NULL when there is none. For shims outside pt_real's
+ * table (exec, namespaces). */
+void *pt_shim_next(void *_Atomic *slot, const char *name);
+
 #endif
