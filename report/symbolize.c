@@ -453,10 +453,12 @@ int pt_sym_lookup(struct pt_sym *s, uint64_t ip, int is_return,
 		int status = 0;
 		char *d = __cxa_demangle(name, NULL, NULL, &status);
 
-		if (d && status == 0 && keep_name(s, d) == 0)
-			name = d;
-		else
+		if (d && status == 0) {
+			if (keep_name(s, d) == 0) /* else freed there */
+				name = d;
+		} else {
 			free(d);
+		}
 	}
 	f->symbol = name;
 	f->symbol_offset = off + (a != ip ? 1 : 0);
