@@ -280,6 +280,17 @@ int pt_cmd_run(int argc, char **argv)
 			strerror(rc < 0 ? -rc : errno));
 		return PT_EXIT_UNREADABLE;
 	}
+	/* checked here, like a missing parent: the same status (2) for any
+	 * unusable --out, before the command runs */
+	struct stat ost;
+	if (stat(outabs, &ost) != 0 || !S_ISDIR(ost.st_mode)) {
+		fprintf(stderr, "peaktrace: cannot write traces to '%s': not a directory\n", out);
+		return PT_EXIT_UNREADABLE;
+	}
+	if (access(outabs, W_OK | X_OK) != 0) {
+		fprintf(stderr, "peaktrace: cannot write traces to '%s': %s\n", out, strerror(errno));
+		return PT_EXIT_UNREADABLE;
+	}
 
 	/* LD_PRELOAD: ours first, then whatever the user had */
 	const char *old = getenv("LD_PRELOAD");

@@ -945,6 +945,30 @@ static int check_dir(char *err, size_t errlen)
 		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
 		return -e;
 	}
+	/* access() says yes where creating a file fails (root on sysfs or
+	 * procfs, a read-only bind mount seen as writable): make one, without
+	 * a name where the file system can, and let it go at once */
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		char probe[1200];
+		struct pt_buf pb;
+		pt_buf_init(&pb, probe, sizeof probe);
+		pt_buf_puts(&pb, dir);
+		pt_buf_puts(&pb, "/.peaktrace-probe-");
+		pt_buf_putu(&pb, (uint64_t)getpid());
+		fd = open(pb.p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			unlink(pb.p);
+	}
+	if (fd < 0) {
+		int e = errno;
+		pt_buf_puts(&b, "cannot create traces in '");
+		pt_buf_puts(&b, dir);
+		pt_buf_puts(&b, "': ");
+		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
+		return -e;
+	}
+	close(fd);
 	return 0;
 }
 

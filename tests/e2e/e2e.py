@@ -506,6 +506,10 @@ def env_errors(c):
     open(afile, "w").close()
     rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_OUT": afile})
     check(rc == 1 and b"not a directory" in se and so == b"", f"PEAKTRACE_OUT a file: {rc} {se!r}")
+    # a directory where no file can be made, even by root (access() says
+    # yes there): fail fast too, not a trip once the program runs
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_OUT": "/proc"})
+    check(rc == 1 and b"peaktrace: cannot" in se and so == b"", f"PEAKTRACE_OUT=/proc: {rc} {se!r}")
     # fail fast stops the job at its start, not a program the profiled job
     # starts later (a helper on another interpreter, a tool): that one runs
     # unprofiled, and the job goes on as it would have
@@ -945,6 +949,12 @@ def run_command(c):
         p.kill()
         raise Failure("peaktrace run did not end after SIGTERM")
     check(p.returncode == 128 + signal.SIGTERM, f"SIGTERM forwarded: status {p.returncode}")
+    afile = os.path.join(c.tmp, "not-a-dir")
+    open(afile, "w").close()
+    for bad in (afile, os.path.join(afile, "sub")):
+        rc, so, se = c.run([c.cli, "run", "--out", bad, "--", c.prog("echoer"), "1"])
+        check(rc == 2 and so == b"" and b"not a directory" in se.lower(),
+              f"--out {bad}: status 2 before the command runs: {rc} {so!r} {se!r}")
     rc, _, se = c.run([c.cli, "run", "--mode", "fast", "--", "true"])
     check(rc == 1 and b"peaktrace: bad --mode 'fast'" in se, f"usage error: {rc} {se!r}")
 
