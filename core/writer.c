@@ -908,9 +908,21 @@ static void *writer_main(void *arg)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-/* At start-up: the output directory exists (or is created) and is
- * writable, so a misconfiguration stops the job at once (fail fast), not
- * at its first sample. */
+/* "WHAT 'DIR': the error" into b; returns -e. */
+static int dir_error(struct pt_buf *b, const char *what, const char *dir, int e)
+{
+	pt_buf_puts(b, what);
+	pt_buf_puts(b, " '");
+	pt_buf_puts(b, dir);
+	pt_buf_puts(b, "': ");
+	pt_buf_puts(b, e == ENOTDIR ? "not a directory"
+		    : strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
+	return -e;
+}
+
+/* At start-up: the output directory exists (or is created) and a file
+ * can be made in it, so a misconfiguration stops the job at once (fail
+ * fast), not at its first sample. */
 static int check_dir(char *err, size_t errlen)
 {
 	struct pt_buf b;
@@ -922,29 +934,13 @@ static int check_dir(char *err, size_t errlen)
 		pt_buf_puts(&b, "': failpoint writer_open");
 		return -EIO;
 	}
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		int e = errno;
-		pt_buf_puts(&b, "cannot create output directory '");
-		pt_buf_puts(&b, dir);
-		pt_buf_puts(&b, "': ");
-		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
-		return -e;
-	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return dir_error(&b, "cannot create output directory", dir, errno);
 	struct stat st;
-	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		pt_buf_puts(&b, "cannot write traces to '");
-		pt_buf_puts(&b, dir);
-		pt_buf_puts(&b, "': not a directory");
-		return -ENOTDIR;
-	}
-	if (access(dir, W_OK | X_OK) != 0) {
-		int e = errno;
-		pt_buf_puts(&b, "cannot write traces to '");
-		pt_buf_puts(&b, dir);
-		pt_buf_puts(&b, "': ");
-		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
-		return -e;
-	}
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return dir_error(&b, "cannot write traces to", dir, ENOTDIR);
+	if (access(dir, W_OK | X_OK) != 0)
+		return dir_error(&b, "cannot write traces to", dir, errno);
 	/* access() says yes where creating a file fails (root on sysfs or
 	 * procfs, a read-only bind mount seen as writable): make one, without
 	 * a name where the file system can, and let it go at once */
@@ -960,14 +956,8 @@ static int check_dir(char *err, size_t errlen)
 		if (fd >= 0)
 			unlink(pb.p);
 	}
-	if (fd < 0) {
-		int e = errno;
-		pt_buf_puts(&b, "cannot create traces in '");
-		pt_buf_puts(&b, dir);
-		pt_buf_puts(&b, "': ");
-		pt_buf_puts(&b, strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
-		return -e;
-	}
+	if (fd < 0)
+		return dir_error(&b, "cannot create traces in", dir, errno);
 	close(fd);
 	return 0;
 }
