@@ -431,17 +431,72 @@ static uint64_t map_cut(struct pt_tls *t, void *p, size_t len)
 	return gone;
 }
 
-void pt_hook_mmap(void *p, size_t len)
+/* Reservations (PROT_NONE) are address space, not memory: runtimes
+ * reserve gigabytes that way (the JVM its whole heap, V8 its cages) and
+ * commit parts later, with mprotect or with mmap(MAP_FIXED) over them.
+ * Counted as mapped, a 20 MiB Java program peaked at 7.5 GiB. They are
+ * kept in a set of their own, from which access moves ranges into the
+ * counted set, and back. */
+void pt_hook_mmap(void *p, size_t len, int prot)
 {
+	if (len == 0)
+		return;
+	struct pt_tls *t = tls_get();
+	if (prot == PROT_NONE) {
+		/* a reservation, or a decommit by MAP_FIXED over memory */
+		uint64_t none;
+		(void)map_cut(t, p, len);
+		t->busy++;
+		(void)pt_maps_add(&pt_g.reserved, (uintptr_t)p, len, &none);
+		t->busy--;
+		PT_MARK(mmap_reserved);
+		return;
+	}
+	t->busy++;
+	(void)pt_maps_cut(&pt_g.reserved, (uintptr_t)p, len); /* committed */
+	t->busy--;
 	/* Only mappings recorded here are counted, so an munmap of a region
 	 * mapped before we started (or by libc internally) changes nothing. */
-	if (len != 0)
-		(void)map_add(tls_get(), p, len);
+	(void)map_add(t, p, len);
+}
+
+void pt_hook_mprotect(void *p, size_t len, int prot)
+{
+	struct pt_tls *t = tls_get();
+	if (len == 0)
+		return;
+	if (prot == PROT_NONE) {
+		t->busy++;
+		uint64_t gone = pt_maps_move(&pt_g.maps, &pt_g.reserved, (uintptr_t)p, len);
+		t->busy--;
+		if (gone) {
+			PT_MARK(mprotect_decommit);
+			mapped_sub(gone);
+			if (pt_started())
+				unsample(t, p);
+		}
+		return;
+	}
+	t->busy++;
+	uint64_t made = pt_maps_move(&pt_g.reserved, &pt_g.maps, (uintptr_t)p, len);
+	t->busy--;
+	if (!made)
+		return; /* not a reservation of ours: a file, code, the heap */
+	PT_MARK(mprotect_commit);
+	maybe_sample(t, p, made, PT_EVF_MMAP);
+	int64_t mapped = atomic_fetch_add_explicit(&pt_g.mapped, (int64_t)made,
+						   memory_order_relaxed) + (int64_t)made;
+	flush_delta(t);
+	note_peak(atomic_load_explicit(&pt_g.heap, memory_order_relaxed) + mapped);
 }
 
 void pt_hook_munmap(void *p, size_t len)
 {
-	(void)map_cut(tls_get(), p, len);
+	struct pt_tls *t = tls_get();
+	(void)map_cut(t, p, len);
+	t->busy++;
+	(void)pt_maps_cut(&pt_g.reserved, (uintptr_t)p, len);
+	t->busy--;
 }
 
 void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len, int flags)
@@ -460,6 +515,9 @@ void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len, int flags)
 		/* moved, or resized in place: the old range goes, the new one
 		 * is counted anew */
 		was = map_cut(t, old, old_len);
+		t->busy++;
+		(void)pt_maps_cut(&pt_g.reserved, (uintptr_t)old, old_len);
+		t->busy--;
 	}
 	if (was && len != 0)
 		(void)map_add(t, p, len);

@@ -86,6 +86,21 @@ static uint64_t cut_locked(struct pt_maps *m, uintptr_t start, uintptr_t end)
 	return removed;
 }
 
+/* Inserts [start, end) into a set holding nothing of it; false when full. */
+static bool insert_locked(struct pt_maps *m, uintptr_t start, uintptr_t end)
+{
+	if (m->n >= PT_MAPS_CAP) {
+		PT_MARK(maps_full);
+		return false;
+	}
+	size_t i = first_above(m, start);
+	memmove(&m->v[i + 1], &m->v[i], (m->n - i) * sizeof m->v[0]);
+	m->v[i].start = start;
+	m->v[i].end = end;
+	m->n++;
+	return true;
+}
+
 uint64_t pt_maps_cut(struct pt_maps *m, uintptr_t start, size_t len)
 {
 	if (!m->v || len == 0 || start + len < start)
@@ -103,18 +118,42 @@ bool pt_maps_add(struct pt_maps *m, uintptr_t start, size_t len, uint64_t *repla
 		return false;
 	lock(m);
 	*replaced = cut_locked(m, start, start + len);
-	bool ok = m->n < PT_MAPS_CAP;
-	if (ok) {
-		size_t i = first_above(m, start);
-		memmove(&m->v[i + 1], &m->v[i], (m->n - i) * sizeof m->v[0]);
-		m->v[i].start = start;
-		m->v[i].end = start + len;
-		m->n++;
-	} else {
-		PT_MARK(maps_full);
-	}
+	bool ok = insert_locked(m, start, start + len);
 	unlock(m);
 	return ok;
+}
+
+uint64_t pt_maps_move(struct pt_maps *from, struct pt_maps *to, uintptr_t start,
+		      size_t len)
+{
+	if (!from->v || !to->v || len == 0 || start + len < start)
+		return 0;
+	uintptr_t end = start + len;
+	/* the overlapping pieces first (at most a few: bounded copy) */
+	struct pt_span piece[16];
+	size_t np = 0;
+	uint64_t moved = 0;
+	lock(from);
+	for (size_t i = first_above(from, start); i < from->n && from->v[i].start < end; i++) {
+		uintptr_t a = from->v[i].start > start ? from->v[i].start : start;
+		uintptr_t b = from->v[i].end < end ? from->v[i].end : end;
+		if (np == sizeof piece / sizeof piece[0])
+			break; /* more pieces than that: the rest stays */
+		piece[np].start = a;
+		piece[np].end = b;
+		np++;
+	}
+	for (size_t k = 0; k < np; k++)
+		moved += cut_locked(from, piece[k].start, piece[k].end);
+	unlock(from);
+	lock(to);
+	for (size_t k = 0; k < np; k++) {
+		(void)cut_locked(to, piece[k].start, piece[k].end);
+		if (!insert_locked(to, piece[k].start, piece[k].end))
+			break;
+	}
+	unlock(to);
+	return moved;
 }
 
 uint64_t pt_maps_covered(struct pt_maps *m, uintptr_t start, size_t len)

@@ -495,7 +495,7 @@ static int map_tables(void)
 	size_t budget = arena_budget(); /* 2/3 stacks, 1/6 each strings and frames */
 	if (pt_ring_init(&pt_g.ring, exact ? 18 : 16) < 0 ||
 	    pt_live_init(&pt_g.live, exact ? 10 : pt_g.cfg.live_log2) < 0 ||
-	    pt_maps_init(&pt_g.maps) < 0 ||
+	    pt_maps_init(&pt_g.maps) < 0 || pt_maps_init(&pt_g.reserved) < 0 ||
 	    pt_intern_init(&pt_g.stacks, 18, budget / 3 * 2) < 0 ||
 	    pt_intern_init(&pt_g.strings, 16, budget / 6) < 0 ||
 	    pt_intern_init(&pt_g.pyframes, 18, budget / 6) < 0)
@@ -582,6 +582,7 @@ void pt_runtime_fork_child(void)
 	pt_intern_reset(&pt_g.strings);
 	pt_intern_reset(&pt_g.pyframes);
 	pt_maps_fork_child(&pt_g.maps); /* the mappings stay: the child has them */
+	pt_maps_fork_child(&pt_g.reserved);
 	pt_pyglue_fork_child(); /* its caches hold ids of the tables just emptied */
 	atomic_store(&pt_g.drops, 0);
 	atomic_store(&pt_g.peak_lock, 0);

@@ -107,6 +107,9 @@ struct pt_state {
 	struct pt_ring ring;
 	_Alignas(64) struct pt_live live;   /* read on every free: own lines */
 	struct pt_maps maps;           /* the anonymous mappings we count (maps.h) */
+	struct pt_maps reserved;       /* ... and those without access (PROT_NONE):
+					  address space, not memory, until made
+					  accessible */
 	struct pt_intern stacks;       /* blobs of u64 frames */
 	struct pt_intern strings;      /* UTF-8 names */
 	struct pt_intern pyframes;     /* {func_sid, file_sid, line} triples */
@@ -243,7 +246,8 @@ static inline void pt_fast_free(void *p, size_t usable)
  * own state, reentrancy-safe (the shim raises pt_tls.busy around them), and
  * never block. alloc: after the real call returned p != NULL.
  * free: before the real free, with the block's usable size. */
-void pt_hook_mmap(void *p, size_t len);
+void pt_hook_mmap(void *p, size_t len, int prot);
+void pt_hook_mprotect(void *p, size_t len, int prot);
 void pt_hook_munmap(void *p, size_t len);
 void pt_hook_mremap(void *old, size_t old_len, void *p, size_t len, int flags);
 

@@ -1,8 +1,9 @@
 /*
- * mmap.c: mmap, mmap64, munmap, mremap, interposed.
+ * mmap.c: mmap, mmap64, munmap, mremap, mprotect, interposed.
  *
- * Only anonymous mappings made by the program through these symbols are
- * counted (as "mapped" bytes) and sampled like allocations; file mappings
+ * Only anonymous mappings made by the program through these symbols, and
+ * only while accessible (a PROT_NONE reservation counts once mprotect or
+ * mmap(MAP_FIXED) commits part of it), are counted (as "mapped" bytes) and sampled like allocations; file mappings
  * and mappings glibc's malloc makes internally (it calls the kernel
  * directly, so they never come here) are not, which is what keeps large
  * malloc blocks from being counted twice. An munmap is recorded before the
@@ -40,7 +41,7 @@ PT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 	    !pt_started())
 		return p;
 	int saved = errno;
-	pt_hook_mmap(p, page_round(len));
+	pt_hook_mmap(p, page_round(len), prot);
 	errno = saved;
 	return p;
 }
@@ -62,6 +63,20 @@ PT_EXPORT int munmap(void *addr, size_t len)
 	if (pt_real.munmap)
 		return pt_real.munmap(addr, len);
 	return (int)syscall(SYS_munmap, addr, len);
+}
+
+PT_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	static void *_Atomic next;
+	int (*real)(void *, size_t, int) =
+		(int (*)(void *, size_t, int))pt_shim_next(&next, "mprotect");
+	int rc = real ? real(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
+	if (rc != 0 || !pt_ks_active() || pt_tls.busy || !pt_started())
+		return rc;
+	int saved = errno;
+	pt_hook_mprotect(addr, page_round(len), prot);
+	errno = saved;
+	return rc;
 }
 
 PT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)

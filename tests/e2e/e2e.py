@@ -815,9 +815,12 @@ def mapping_cuts(c):
     """Mappings unmapped in part (head, tail, hole, trimmed for alignment),
     mapped over with MAP_FIXED, unmapped two at a time, or remapped: the
     peak is what each case really held (64 MiB; 80 for the over-mapping
-    trim), and nothing mapped is left counted at the end."""
+    trim), and nothing mapped is left counted at the end. A reservation
+    (PROT_NONE, 1 GiB) counts only for the part made accessible, with
+    mprotect or mmap(MAP_FIXED), and only while it is."""
     mib = 1 << 20
-    for case in ("tailhead", "fixed", "hole", "span", "trim", "remap", "dontunmap"):
+    for case in ("tailhead", "fixed", "hole", "span", "trim", "remap", "dontunmap",
+                 "reserve", "commit"):
         traces, _ = same_as_unprofiled(c, [c.prog("mapper"), case], {"PEAKTRACE_MODE": "exact"})
         recs, _ = c.decode(traces[0])
         end = recs[-1]

@@ -9,6 +9,10 @@
  *             by over-mapping); peaks at the 80
  *   remap     grow with mremap, then shrink, then unmap
  *   dontunmap MREMAP_DONTUNMAP: old and new ranges both mapped (32 + 32)
+ *   reserve   reserve 1 GiB (PROT_NONE), make 64 MiB of it accessible with
+ *             mprotect, then inaccessible again (V8's way)
+ *   commit    reserve 1 GiB, commit 64 MiB with mmap(MAP_FIXED) and
+ *             decommit it the same way (the JVM's way)
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -81,6 +85,24 @@ int main(int argc, char **argv)
 			return 3;
 		munmap(a, 32 * M);
 		munmap(b, 32 * M);
+	} else if (!strcmp(c, "reserve") || !strcmp(c, "commit")) {
+		a = mmap(NULL, 1024 * M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			 -1, 0);
+		if (a == MAP_FAILED)
+			return 3;
+		char *part = a + 256 * M;
+		if (!strcmp(c, "reserve")) {
+			if (mprotect(part, 64 * M, PROT_READ | PROT_WRITE) != 0)
+				return 3;
+			memset(part, 1, 64 * M);
+			mprotect(part, 64 * M, PROT_NONE);
+		} else {
+			if (!map(64 * M, part, MAP_FIXED))
+				return 3;
+			mmap(part, 64 * M, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		}
+		munmap(a, 1024 * M);
 	} else {
 		return 2;
 	}
