@@ -466,8 +466,11 @@ void pt_hook_mprotect(void *p, size_t len, int prot)
 	if (len == 0)
 		return;
 	if (prot == PROT_NONE) {
+		uint64_t landed;
 		t->busy++;
-		uint64_t gone = pt_maps_move(&pt_g.maps, &pt_g.reserved, (uintptr_t)p, len);
+		/* what left the counted set is uncounted, wherever it lands */
+		uint64_t gone = pt_maps_move(&pt_g.maps, &pt_g.reserved, (uintptr_t)p, len,
+					     &landed);
 		t->busy--;
 		if (gone) {
 			PT_MARK(mprotect_decommit);
@@ -477,8 +480,10 @@ void pt_hook_mprotect(void *p, size_t len, int prot)
 		}
 		return;
 	}
+	uint64_t made;
 	t->busy++;
-	uint64_t made = pt_maps_move(&pt_g.reserved, &pt_g.maps, (uintptr_t)p, len);
+	/* counted: what the counted set took (all of it unless full) */
+	(void)pt_maps_move(&pt_g.reserved, &pt_g.maps, (uintptr_t)p, len, &made);
 	t->busy--;
 	if (!made)
 		return; /* not a reservation of ours: a file, code, the heap */

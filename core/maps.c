@@ -124,8 +124,9 @@ bool pt_maps_add(struct pt_maps *m, uintptr_t start, size_t len, uint64_t *repla
 }
 
 uint64_t pt_maps_move(struct pt_maps *from, struct pt_maps *to, uintptr_t start,
-		      size_t len)
+		      size_t len, uint64_t *landed)
 {
+	*landed = 0;
 	if (!from->v || !to->v || len == 0 || start + len < start)
 		return 0;
 	uintptr_t end = start + len;
@@ -151,6 +152,7 @@ uint64_t pt_maps_move(struct pt_maps *from, struct pt_maps *to, uintptr_t start,
 		(void)cut_locked(to, piece[k].start, piece[k].end);
 		if (!insert_locked(to, piece[k].start, piece[k].end))
 			break;
+		*landed += piece[k].end - piece[k].start;
 	}
 	unlock(to);
 	return moved;

@@ -48,9 +48,11 @@ uint64_t pt_maps_cut(struct pt_maps *m, uintptr_t start, size_t len);
 bool pt_maps_add(struct pt_maps *m, uintptr_t start, size_t len, uint64_t *replaced);
 
 /* Moves what of [start, start + len) is in from into to (the ranges as
- * they are); returns the bytes moved. Both sets are locked, from first. */
+ * they are); returns the bytes taken out of from, and in *landed those put
+ * into to (fewer when to is full). The sets are locked one after the
+ * other, from first. */
 uint64_t pt_maps_move(struct pt_maps *from, struct pt_maps *to, uintptr_t start,
-		      size_t len);
+		      size_t len, uint64_t *landed);
 
 /* The bytes of [start, start + len) in the set. */
 uint64_t pt_maps_covered(struct pt_maps *m, uintptr_t start, size_t len);
