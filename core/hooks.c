@@ -377,6 +377,16 @@ static void unsample(struct pt_tls *t, void *p)
 		pt_slow_free(t, p);
 }
 
+/* mapped += bytes: the thread's pending heap bytes go first, so the peak
+ * is heap and mapped as of now */
+static void mapped_add(struct pt_tls *t, uint64_t bytes)
+{
+	int64_t mapped = atomic_fetch_add_explicit(&pt_g.mapped, (int64_t)bytes,
+						   memory_order_relaxed) + (int64_t)bytes;
+	flush_delta(t);
+	note_peak(atomic_load_explicit(&pt_g.heap, memory_order_relaxed) + mapped);
+}
+
 /* mapped -= bytes, and the peak's bookkeeping when it falls */
 static void mapped_sub(uint64_t bytes)
 {
@@ -407,10 +417,7 @@ static bool map_add(struct pt_tls *t, void *p, size_t len)
 		PT_MARK(python_arena_not_sampled); /* its objects are sampled one by one */
 	else
 		maybe_sample(t, p, len, PT_EVF_MMAP);
-	int64_t mapped = atomic_fetch_add_explicit(&pt_g.mapped, (int64_t)len,
-						   memory_order_relaxed) + (int64_t)len;
-	flush_delta(t);
-	note_peak(atomic_load_explicit(&pt_g.heap, memory_order_relaxed) + mapped);
+	mapped_add(t, len);
 	return true;
 }
 
@@ -489,10 +496,7 @@ void pt_hook_mprotect(void *p, size_t len, int prot)
 		return; /* not a reservation of ours: a file, code, the heap */
 	PT_MARK(mprotect_commit);
 	maybe_sample(t, p, made, PT_EVF_MMAP);
-	int64_t mapped = atomic_fetch_add_explicit(&pt_g.mapped, (int64_t)made,
-						   memory_order_relaxed) + (int64_t)made;
-	flush_delta(t);
-	note_peak(atomic_load_explicit(&pt_g.heap, memory_order_relaxed) + mapped);
+	mapped_add(t, made);
 }
 
 void pt_hook_munmap(void *p, size_t len)

@@ -1075,15 +1075,23 @@ int pt_writer_start(void)
 	return 0;
 }
 
+/* Waits for the writer's last chunk (2 s at most: never hang an exit, an
+ * exec or a signal); true when it came. A plain flag poll, so this also
+ * works from a signal handler. */
+static bool wait_done(void)
+{
+	for (int i = 0; i < 2000 && !atomic_load_explicit(&W.done, memory_order_acquire); i++)
+		sleep_ns(1000000);
+	return atomic_load_explicit(&W.done, memory_order_acquire);
+}
+
 bool pt_writer_pause(void)
 {
 	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire) ||
 	    pthread_equal(pthread_self(), W.thread))
 		return false;
 	atomic_store_explicit(&W.pause, 1, memory_order_release);
-	for (int i = 0; i < 2000 && !atomic_load_explicit(&W.done, memory_order_acquire); i++)
-		sleep_ns(1000000);
-	if (!atomic_load_explicit(&W.done, memory_order_acquire)) {
+	if (!wait_done()) {
 		atomic_store_explicit(&W.pause, 0, memory_order_release);
 		return false; /* it did not stop: leave it running */
 	}
@@ -1122,11 +1130,7 @@ void pt_writer_stop(bool join)
 	atomic_store_explicit(&W.stop, 1, memory_order_release);
 	if (pthread_equal(pthread_self(), W.thread))
 		return;
-	/* Wait for the final chunk (2 s at most: never hang the exit). A
-	 * plain flag poll, so this also works from a signal handler. */
-	for (int i = 0; i < 2000 && !atomic_load_explicit(&W.done, memory_order_acquire); i++)
-		sleep_ns(1000000);
-	if (join && atomic_load(&W.done))
+	if (wait_done() && join)
 		pthread_join(W.thread, NULL);
 	atomic_store_explicit(&pt_writer_running, 0, memory_order_release);
 }

@@ -6,10 +6,8 @@
  * Fork is handled by a pthread_atfork child handler (core/runtime.c); the
  * writer of a fork child starts with its first sample.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -91,12 +89,8 @@ PT_EXPORT void _Exit(int status)
 typedef void (*quick_exit_fn)(int);
 PT_EXPORT void quick_exit(int status)
 {
-	static _Atomic(quick_exit_fn) next;
-	quick_exit_fn f = atomic_load(&next);
-	if (!f) {
-		f = (quick_exit_fn)dlsym(RTLD_NEXT, "quick_exit");
-		atomic_store(&next, f);
-	}
+	static void *_Atomic next;
+	quick_exit_fn f = (quick_exit_fn)pt_shim_next(&next, "quick_exit");
 	PT_MARK(shim_quick_exit_flush);
 	pt_tls.busy++;
 	pt_runtime_finish("quick_exit");
