@@ -8,6 +8,7 @@
 
 #include "contracts/covmarks.h"
 #include "core/arena.h"
+#include "peaktrace/fp.h"
 
 #include "contracts/banned.h"
 
@@ -89,7 +90,7 @@ static uint64_t cut_locked(struct pt_maps *m, uintptr_t start, uintptr_t end)
 /* Inserts [start, end) into a set holding nothing of it; false when full. */
 static bool insert_locked(struct pt_maps *m, uintptr_t start, uintptr_t end)
 {
-	if (m->n >= PT_MAPS_CAP) {
+	if (m->n >= PT_MAPS_CAP || PT_FAIL(maps_insert)) {
 		PT_MARK(maps_full);
 		return false;
 	}
