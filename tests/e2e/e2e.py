@@ -729,7 +729,11 @@ def main_thread_exit(c):
     exit(0)'s effects (stdio flushed, atexit handlers run), and a whole
     trace."""
     for mode in ("alone", "worker"):
-        traces, _ = same_as_unprofiled(c, [c.prog("pexit"), mode], {"PEAKTRACE_MODE": "exact"}, timeout=60)
+        mfile = os.path.join(c.tmp, f"marks-pexit-{mode}")
+        traces, _ = same_as_unprofiled(c, [c.prog("pexit"), mode], {"PEAKTRACE_MODE": "exact",
+                                                                    "PEAKTRACE_COVMARKS_OUT": mfile}, timeout=60)
+        if c.debug:
+            check(marks(mfile).get("writer_last_thread", 0) == 1, f"{mode}: the writer saw it was alone")
         check(len(traces) == 1, f"{mode}: one trace: {traces}")
         recs, warn = c.decode(traces[0])
         check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
@@ -742,7 +746,11 @@ def main_thread_exit(c):
 def quick_exit_errno(c):
     """main finds errno as without us (0), and quick_exit (which calls
     glibc's internal _exit) leaves a whole trace."""
-    traces, _ = same_as_unprofiled(c, [c.prog("quick")], {"PEAKTRACE_MODE": "exact"})
+    mfile = os.path.join(c.tmp, "marks-quick")
+    traces, _ = same_as_unprofiled(c, [c.prog("quick")], {"PEAKTRACE_MODE": "exact",
+                                                          "PEAKTRACE_COVMARKS_OUT": mfile})
+    if c.debug:
+        check(marks(mfile).get("shim_quick_exit_flush", 0) == 1, "quick_exit went through the shim")
     check(len(traces) == 1, f"one trace: {traces}")
     recs, warn = c.decode(traces[0])
     check(recs[-1]["type"] == "end" and not warn, f"not whole: {recs[-1]} {warn}")
@@ -774,7 +782,12 @@ def realloc_fails(c):
     when the system refused it)."""
     for arg in ("huge", "limit"):
         for mode in ("exact", "sampled"):
-            traces, _ = same_as_unprofiled(c, [c.prog("reallocfail"), arg], {"PEAKTRACE_MODE": mode})
+            mfile = os.path.join(c.tmp, f"marks-realloc-{arg}-{mode}")
+            traces, _ = same_as_unprofiled(c, [c.prog("reallocfail"), arg], {"PEAKTRACE_MODE": mode,
+                                                                             "PEAKTRACE_COVMARKS_OUT": mfile})
+            if c.debug:
+                mark = "shim_realloc_impossible" if arg == "huge" else "shim_realloc_failed"
+                check(marks(mfile).get(mark, 0) == 1, f"{arg} {mode}: {mark}")
             st = c.collapsed(traces[0])
             kept = bytes_in(st, "site_kept") if arg == "huge" else sum(
                 n for s, n in st.items() if "site_kept" in s or s.endswith(";main"))
@@ -792,8 +805,11 @@ def address_space_limit(c):
     base = c.run(argv)
     check(base[0] == 0, f"unprofiled under the limit: {base}")
     for mode in ("sampled", "exact"):
-        rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": mode})
+        mfile = os.path.join(c.tmp, f"marks-aslimit-{mode}")
+        rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": mode, "PEAKTRACE_COVMARKS_OUT": mfile})
         check((rc, so) == base[:2], f"{mode}: {(rc, so, se)} vs unprofiled {base}")
+        if c.debug:
+            check(marks(mfile).get("runtime_arenas_scaled", 0) >= 1, f"{mode}: arenas scaled to the limit")
 
 
 @case
@@ -802,7 +818,11 @@ def user_namespace(c):
     single-threaded process: the writer steps aside for the call), and the
     trace goes on after it."""
     for mode in ("sampled", "exact"):
-        traces, _ = same_as_unprofiled(c, [c.prog("userns")], {"PEAKTRACE_MODE": mode})
+        mfile = os.path.join(c.tmp, f"marks-userns-{mode}")
+        traces, _ = same_as_unprofiled(c, [c.prog("userns")], {"PEAKTRACE_MODE": mode,
+                                                               "PEAKTRACE_COVMARKS_OUT": mfile})
+        if c.debug and b"unshare: ok" in c.run([c.prog("userns")])[1]:
+            check(marks(mfile).get("writer_paused", 0) == 1, f"{mode}: the writer stepped aside")
         check(len(traces) == 1, f"{mode}: one trace: {traces}")
         recs, warn = c.decode(traces[0])
         check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
@@ -821,7 +841,9 @@ def mapping_cuts(c):
     mib = 1 << 20
     for case in ("tailhead", "fixed", "hole", "span", "trim", "remap", "dontunmap",
                  "reserve", "commit"):
-        traces, _ = same_as_unprofiled(c, [c.prog("mapper"), case], {"PEAKTRACE_MODE": "exact"})
+        mfile = os.path.join(c.tmp, f"marks-{case}")
+        traces, _ = same_as_unprofiled(c, [c.prog("mapper"), case], {"PEAKTRACE_MODE": "exact",
+                                                                    "PEAKTRACE_COVMARKS_OUT": mfile})
         recs, _ = c.decode(traces[0])
         end = recs[-1]
         check(end["type"] == "end", f"{case}: not whole")
@@ -829,6 +851,13 @@ def mapping_cuts(c):
         check(want <= peak <= want + mib, f"{case}: peak {peak / mib:.1f} MiB, want {want // mib}")
         ticks = [r for r in recs if r["type"] == "tick"]
         check(ticks and ticks[-1]["mapped_bytes"] == 0, f"{case}: mapped bytes left at the end: {ticks[-1:]}")
+        if c.debug:
+            want_marks = {"tailhead": ["maps_cut_tail"], "hole": ["maps_cut_hole"],
+                          "fixed": ["mmap_replaced_ours"], "trim": ["maps_cut_tail"],
+                          "reserve": ["mmap_reserved", "mprotect_commit", "mprotect_decommit"],
+                          "commit": ["mmap_reserved", "maps_cut_hole"]}.get(case, [])
+            m = marks(mfile)
+            check(all(m.get(k, 0) >= 1 for k in want_marks), f"{case}: marks {want_marks} in {m}")
 
 
 @case
