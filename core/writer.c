@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +87,7 @@ static struct {
 	int saw_alloc;              /* an ALLOC record was written */
 	int file_failed;            /* creating the file failed (switch tripped) */
 	atomic_int pause;           /* pt_writer_pause: leave without END */
+	atomic_int tid;             /* the writer thread's kernel id */
 	atomic_uint flush_req;      /* pt_writer_flush_now: requests made ... */
 	atomic_uint flush_done;     /* ... and served */
 } W = { .fd = -1 };
@@ -832,6 +834,7 @@ static void *writer_main(void *arg)
 	(void)arg;
 	pt_tls.busy = 1; /* our own allocations, if any, pass through */
 	prctl(PR_SET_NAME, "peaktrace-wr", 0, 0, 0);
+	atomic_store_explicit(&W.tid, (int)syscall(SYS_gettid), memory_order_relaxed);
 	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
 	bool alone = false;
 	while (!atomic_load_explicit(&W.stop, memory_order_acquire) &&
@@ -1097,6 +1100,16 @@ bool pt_writer_pause(void)
 	}
 	pthread_join(W.thread, NULL);
 	atomic_store_explicit(&pt_writer_running, 0, memory_order_release);
+	/* pthread_join returns once the thread has cleared its tid, before
+	 * the kernel has taken it out of the thread group; the process is
+	 * single-threaded (what the caller wants) once the kernel no longer
+	 * finds it (50 ms at most) */
+	pid_t pid = getpid();
+	int tid = atomic_load_explicit(&W.tid, memory_order_relaxed);
+	for (int i = 0; i < 50 && tid > 0 && syscall(SYS_tgkill, pid, tid, 0) == 0; i++) {
+		PT_MARK(writer_pause_reaping);
+		sleep_ns(1000000);
+	}
 	PT_MARK(writer_paused);
 	return true;
 }

@@ -16,10 +16,8 @@
  * the next definition of the same name. Pass-through when profiling is
  * off or the call comes from inside the runtime.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/mman.h>

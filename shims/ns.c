@@ -9,13 +9,8 @@
  * ring (a full ring drops and counts them). Every other call passes
  * straight through.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
-#include <stdatomic.h>
-#include <time.h>
-
-#include "contracts/covmarks.h"
 
 #include "core/guard.h"
 #include "core/runtime.h"
@@ -55,16 +50,6 @@ PT_EXPORT int unshare(int flags)
 	}
 	bool paused = (flags & CLONE_NEWUSER) && pause_writer();
 	int rc = real(flags);
-	/* pthread_join returns before the kernel has taken the writer out
-	 * of the thread group: for a moment the process still counts as
-	 * multithreaded. A call that stays invalid fails the same way, 50 ms
-	 * later. */
-	for (int i = 0; paused && rc != 0 && errno == EINVAL && i < 50; i++) {
-		PT_MARK(shim_unshare_retry);
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
-		rc = real(flags);
-	}
 	resume_writer(paused);
 	return rc;
 }
@@ -80,11 +65,6 @@ PT_EXPORT int setns(int fd, int nstype)
 	/* nstype 0 accepts any kind: the descriptor may name a user namespace */
 	bool paused = (nstype == 0 || nstype == CLONE_NEWUSER) && pause_writer();
 	int rc = real(fd, nstype);
-	for (int i = 0; paused && rc != 0 && errno == EINVAL && i < 50; i++) {
-		struct timespec ts = { 0, 1000000 }; /* see unshare */
-		nanosleep(&ts, NULL);
-		rc = real(fd, nstype);
-	}
 	resume_writer(paused);
 	return rc;
 }
