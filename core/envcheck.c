@@ -120,6 +120,24 @@ static int check_loader(struct pt_buf *b)
 
 bool pt_glibc_chunk_sizes;
 
+/* True when the program's malloc family resolves to the shims in this
+ * library (and not to an allocator the executable defines, or one loaded
+ * before us). */
+static bool shims_in_use(void)
+{
+	static const char *const names[] = { "malloc", "free", "calloc", "realloc",
+					     "malloc_usable_size" };
+	Dl_info mine, theirs;
+	if (!dladdr((void *)(uintptr_t)shims_in_use, &mine))
+		return false;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		void *f = dlsym(RTLD_DEFAULT, names[i]);
+		if (!f || !dladdr(f, &theirs) || theirs.dli_fbase != mine.dli_fbase)
+			return false;
+	}
+	return true;
+}
+
 /* Not a failure when it does not hold: the shims then call
  * malloc_usable_size, which is slower but always right. */
 static int check_chunk_sizes(struct pt_buf *b)
@@ -139,9 +157,16 @@ static int check_chunk_sizes(struct pt_buf *b)
 		f(q);
 	}
 	pt_glibc_chunk_sizes = ok;
-	pt_fast_gate_set(ok);
+	/* The gate also means that every sampled block is tagged (shims/
+	 * malloc.c), which needs the shims that read tags to be the ones
+	 * the program calls (a program with a malloc of its own defines
+	 * them itself), and sampling: exact mode records every free. */
+	bool ours = shims_in_use();
+	pt_fast_gate_set(ok && ours && pt_g.cfg.mode != PT_MODE_EXACT);
 	pt_buf_puts(b, ok ? "usable sizes read from glibc's chunk headers"
 			  : "usable sizes through malloc_usable_size (chunk headers differ)");
+	if (!ours)
+		pt_buf_puts(b, "; the program defines allocator functions of its own");
 	return 0;
 }
 

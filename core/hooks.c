@@ -4,8 +4,12 @@
  * live table and the event ring on the (rare) sampled path.
  *
  * Fast path (every call, no lock, no atomic in the common case):
- *   alloc: pt_tls.delta += usable; pt_tls.countdown -= req; two compares.
- *   free:  pt_tls.delta -= usable; one load from the live table's filter.
+ *   alloc: pt_tls.countdown -= req before the call, pt_tls.delta += usable
+ *          after it; two compares.
+ *   free:  pt_tls.delta -= usable; with the shims' gate open, a sampled
+ *          block is known by its tag (shims/malloc.c) from the header word
+ *          read for its size; otherwise one load from the live table's
+ *          filter.
  * The delta reaches the global counters (one atomic add) when it passes
  * PT_BATCH_BYTES either way, and the peak is checked then.
  *
@@ -339,6 +343,63 @@ void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 	}
 	if (t->delta > PT_BATCH_BYTES || pt_g.cfg.mode == PT_MODE_EXACT)
 		flush_delta(t);
+	errno = saved;
+	return p;
+}
+
+bool pt_sample_due(struct pt_tls *t, size_t req)
+{
+	if ((int64_t)req < 0) {
+		t->countdown += (int64_t)req; /* no size at all: it fails */
+		return false;
+	}
+	if (__builtin_expect(!pt_ks_active_inline(), 0)) {
+		t->countdown = INT64_MAX;
+		return false;
+	}
+	int saved = errno;
+	bool due = false;
+	if (t->busy)
+		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
+	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)) {
+		tls_init(t);
+		t->countdown -= (int64_t)req; /* (as in pt_slow_alloc) */
+	}
+	if (t->countdown <= 0) {
+		if (!pt_started()) {
+			set_countdown(t, 0); /* nothing is sampled before start */
+		} else {
+			set_countdown(t, next_countdown(t));
+			due = !t->busy; /* nor from inside the runtime */
+		}
+	}
+	errno = saved;
+	return due;
+}
+
+void *pt_sampled_record(struct pt_tls *t, void *p, size_t req, size_t usable)
+{
+	pt_delta_add(t, (int64_t)usable);
+	t->nallocs++;
+	if (__builtin_expect(!pt_ks_active_inline(), 0))
+		return p;
+	int saved = errno;
+	PT_MARK(sampled);
+	t->busy++;
+	sample(t, p, req, 0);
+	t->busy--;
+	if (t->delta > PT_BATCH_BYTES)
+		flush_delta(t);
+	errno = saved;
+	return p;
+}
+
+void *pt_count_flush(struct pt_tls *t, void *p)
+{
+	int saved = errno;
+	if (t->busy)
+		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
+	flush_delta(t);
 	errno = saved;
 	return p;
 }

@@ -232,6 +232,48 @@ static inline bool pt_fast_free_due(struct pt_tls *t, void *p, size_t usable)
 				pt_live_maybe(&pt_g.live, (uintptr_t)p), 0);
 }
 
+/* The shims' tagged path (shims/malloc.c), with the gate open: the
+ * sampler's countdown is taken before the real call, so that a sampled
+ * block can be allocated in a form the free fast path recognises without
+ * a lookup.
+ * pt_sample_due: req took the countdown to 0 or below; sets the next
+ * countdown (setting a stale thread up first); true when this allocation
+ * is to be sampled (started, not from inside the runtime).
+ * pt_sampled_record: accounts a block of usable bytes and records the
+ * sample of req bytes at p; returns p (callers end in a tail call).
+ * pt_count_flush: the batched delta is due; returns p. */
+bool pt_sample_due(struct pt_tls *t, size_t req);
+void *pt_sampled_record(struct pt_tls *t, void *p, size_t req, size_t usable);
+void *pt_count_flush(struct pt_tls *t, void *p);
+
+/* The accounting of an allocation whose sampling was decided before the
+ * call; true when the batched delta is due (pt_count_flush). */
+static inline bool pt_fast_count_due(struct pt_tls *t, size_t usable)
+{
+	pt_delta_add(t, (int64_t)usable);
+	t->nallocs++;
+	return __builtin_expect(t->delta > PT_BATCH_BYTES, 0);
+}
+
+/* The countdown taken before the call; true when a sample may be due (or
+ * req is not a size glibc could serve, >= 2^63: pt_sample_due sorts it
+ * out, never sampling it). */
+static inline bool pt_countdown_due(struct pt_tls *t, size_t req)
+{
+	int64_t cd = t->countdown - (int64_t)req;
+	t->countdown = cd;
+	return __builtin_expect(((cd - 1) | (int64_t)req) < 0, 0);
+}
+
+/* A free with the gate open: the block was not sampled (a sampled one is
+ * tagged, and its free never comes here); true when the batched delta is
+ * due. */
+static inline bool pt_fast_uncount_due(struct pt_tls *t, size_t usable)
+{
+	pt_delta_add(t, -(int64_t)usable);
+	return __builtin_expect(t->delta < -PT_BATCH_BYTES, 0);
+}
+
 /* Both slow paths of a free, as pt_fast_free_due found them due. */
 void pt_slow_free_any(struct pt_tls *t, void *p);
 

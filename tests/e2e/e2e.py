@@ -776,6 +776,50 @@ def relative_out_dir(c):
 
 
 @case
+def tagged_blocks(c):
+    """Sampled blocks carry a tag before the pointer the program gets (so
+    a free knows them without a lookup, shims/malloc.c). With every block
+    sampled, every function of the malloc family keeps what a program
+    relies on (progs/tagged.c: contents, zeroes, alignment, usable sizes,
+    realloc both ways and to 0, glibc's errors), in a fork child too, and
+    after a kill-switch trip part way through; and every sampled block's
+    free is recorded."""
+    argv = [c.prog("tagged")]
+    for what, env in (("every block sampled", {"PEAKTRACE_SAMPLE_BYTES": "1"}),
+                      ("trip after 30 samples", {"PEAKTRACE_SAMPLE_BYTES": "1",
+                                                 "PEAKTRACE_FAILPOINTS": "unwind=30*off->segv"}),
+                      ("default", {}), ("exact", {"PEAKTRACE_MODE": "exact"})):
+        mfile = os.path.join(c.tmp, "marks-" + what.replace(" ", "-"))
+        env = dict(env, PEAKTRACE_COVMARKS_OUT=mfile)
+        base = c.run(argv)
+        rc, so, se, traces, _ = c.profile(argv, env)
+        check((rc, so) == base[:2], f"{what}: {(rc, so, se)} vs unprofiled {base}")
+        check(b"BROKEN" not in so and rc == 0, f"{what}: {so!r}")
+        if "trip" in what:
+            check(se.count(b"peaktrace: profiling disabled:") == 1, f"{what}: one trip line: {se!r}")
+        else:
+            check(se == base[2], f"{what}: stderr {se!r}")
+        m = marks(mfile) if c.debug else {}
+        if what == "every block sampled":
+            check(len(traces) == 2, f"{what}: parent and child traces: {traces}")
+            for t in traces:
+                recs, _ = c.decode(t)
+                allocs = sum(1 for r in recs if r["type"] == "alloc")
+                frees = sum(1 for r in recs if r["type"] == "free")
+                # the parent keeps stdout's buffer (one block)
+                check(allocs >= 40 and 0 <= allocs - frees <= 1,
+                      f"{what}: {t}: {allocs} sampled blocks, {frees} frees recorded")
+            if c.debug:
+                for name in ("shim_tag_alloc", "shim_tag_free", "shim_tag_realloc"):
+                    check(m.get(name, 0) > 0, f"{what}: mark {name}: {m}")
+        if "trip" in what and c.debug:
+            check(m.get("shim_tag_alloc", 0) > 0 and m.get("shim_passthrough_after_trip", 0) > 0,
+                  f"{what}: marks {m}")
+        if what == "exact" and c.debug:
+            check(m.get("shim_tag_alloc", 0) == 0, f"{what}: exact mode tags nothing: {m}")
+
+
+@case
 def realloc_fails(c):
     """A realloc that fails leaves the block allocated: it stays in the
     peak (at its own site when the size was impossible, at the realloc
