@@ -32,6 +32,10 @@ static inline uint64_t pt_rng_next(uint64_t *state)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
+/* ln u for a normal double u > 0 (libm's log to within a few ulps, without
+ * its tables). */
+double pt_sampler_ln(double u);
+
 /* A countdown drawn from Exp(mean S), in bytes, at least 1. */
 int64_t pt_sampler_draw(uint64_t *rng, uint64_t mean_bytes);
 

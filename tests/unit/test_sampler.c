@@ -124,6 +124,43 @@ static void draws_have_the_mean(void **state)
 	assert_true(fabs(mean - 4096) < 4096 * 5 / sqrt(N));
 }
 
+/* The libm-free arithmetic agrees with libm: ln over (0, 1] (where the
+ * draws live) and beyond, and the weights over sizes from 1 byte to far
+ * above the interval. */
+static void agrees_with_libm(void **state)
+{
+	(void)state;
+	uint64_t rng = 777;
+	double worst = 0;
+	for (int i = 0; i < 1000000; i++) {
+		double u = (double)((pt_rng_next(&rng) >> 11) + 1) * (1.0 / 9007199254740992.0);
+		if (i % 3 == 1)
+			u = ldexp(u, -(i % 1000)); /* down to 2^-1053 */
+		if (i % 3 == 2)
+			u = 1.0 + u * 1e6;
+		double want = log(u);
+		double got = pt_sampler_ln(u);
+		double err = want == 0 ? fabs(got) : fabs(got - want) / fabs(want);
+		if (err > worst)
+			worst = err;
+	}
+	if (worst > 1e-15)
+		fail_msg("ln off by %g relative", worst);
+	assert_true(pt_sampler_ln(1.0) == 0.0);
+	for (uint64_t S = 1; S <= ((uint64_t)1 << 40); S *= 7) {
+		for (uint64_t n = 1; n < ((uint64_t)1 << 50); n = n * 3 + 1) {
+			double p = -expm1(-(double)n / (double)S);
+			double w = (double)n / p;
+			if (w >= 1.8e19)
+				continue;
+			double got = (double)pt_sampler_weight(n, S);
+			if (fabs(got - w) > 1.0 + w * 1e-12)
+				fail_msg("weight(%llu, %llu) = %.1f, libm says %.3f",
+					 (unsigned long long)n, (unsigned long long)S, got, w);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +170,7 @@ int main(void)
 		cmocka_unit_test(naive_rule_is_biased_at_interval),
 		cmocka_unit_test(weights),
 		cmocka_unit_test(draws_have_the_mean),
+		cmocka_unit_test(agrees_with_libm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
