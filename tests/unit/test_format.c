@@ -358,6 +358,56 @@ static void test_enospc_leaves_chunk_intact(void **state)
 	assert_int_equal(pt_enc_free(&e, 0), -ENOSPC);
 }
 
+/* ALLOC and FREE have a path of their own when the chunk has room to
+ * spare; near the end of a chunk they take the general one. Both must
+ * write the same bytes and leave the same address state. */
+static void test_fast_records_match_general(void **state)
+{
+	uint8_t big[256], tight[64];
+	uint64_t x = 0x243f6a8885a308d3ULL;
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		uint64_t v[6];
+		for (int k = 0; k < 6; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* every varint length, extremes included */
+			v[k] = (i % 7 == 0) ? ~(uint64_t)0 >> (x % 64) : x >> (x % 64);
+		}
+		struct pt_enc a, b;
+		pt_enc_init(&a, big, sizeof big);
+		a.last_addr = v[5];
+		/* cap 51 < 2 + 5 * 10: the general path */
+		pt_enc_init(&b, tight, 51);
+		b.last_addr = v[5];
+		int ra = pt_enc_alloc(&a, (uint32_t)v[0], v[1], v[2], v[3], (uint32_t)v[4]);
+		int rb = pt_enc_alloc(&b, (uint32_t)v[0], v[1], v[2], v[3], (uint32_t)v[4]);
+		assert_int_equal(ra, 0);
+		if (rb == 0) {
+			assert_int_equal(a.len, b.len);
+			assert_memory_equal(big, tight, a.len);
+			assert_true(a.last_addr == b.last_addr);
+		} else {
+			assert_true(a.len > 51); /* only a record that cannot fit */
+		}
+		pt_enc_init(&a, big, sizeof big);
+		a.last_addr = v[4];
+		pt_enc_init(&b, tight, 11); /* < 2 + 10 */
+		b.last_addr = v[4];
+		ra = pt_enc_free(&a, v[1]);
+		rb = pt_enc_free(&b, v[1]);
+		assert_int_equal(ra, 0);
+		if (rb == 0) {
+			assert_int_equal(a.len, b.len);
+			assert_memory_equal(big, tight, a.len);
+			assert_true(a.last_addr == b.last_addr);
+		} else {
+			assert_true(a.len > 11);
+		}
+	}
+}
+
 static void test_invalid_arguments(void **state)
 {
 	uint8_t buf[256];
@@ -414,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_every_record_edge_values),
 		cmocka_unit_test(test_huge_strings),
 		cmocka_unit_test(test_enospc_leaves_chunk_intact),
+		cmocka_unit_test(test_fast_records_match_general),
 		cmocka_unit_test(test_invalid_arguments),
 		cmocka_unit_test(test_frame_helpers),
 		cmocka_unit_test(test_small_trace_round_trip),
