@@ -1,16 +1,16 @@
 /*
  * stack.c: capturing the calling thread's stack at a sampled allocation.
  *
- * Native frames come from libunwind's unw_backtrace (local unwinding with
- * its own mmap'd caches; it takes the loader's lock through
- * dl_iterate_phdr, which is safe because we hold no lock of ours while it
- * runs). That is also the frame-pointer-speed path, where it is safe: on
- * x86-64 unw_backtrace walks through libunwind's trace cache, which keeps
- * each return address's frame layout (the CFA from RSP or RBP plus an
- * offset, where the saved RBP and the return address are) once DWARF
- * unwinding has found it: ~125 instructions a frame after that, and
- * correct through code built without frame pointers (Debian's glibc and
- * most of its libraries), where following the RBP chain gives wrong
+ * Native frames come from pt_unwind_backtrace (unwind.c): the program's
+ * own unwind tables (.eh_frame), read once per code address into a cache
+ * of frame rules and checked once against libunwind, so that a walk keeps
+ * three registers and reads one return address per frame; libunwind's
+ * unw_backtrace walks what the cache does not model (signal frames, CFA
+ * expressions, code without tables) and every stack once a library has
+ * been unloaded. Both take the loader's lock through dl_iterate_phdr on a
+ * miss, which is safe because we hold no lock of ours while they run.
+ * Frame pointers are never followed: Debian's glibc and most of its
+ * libraries are built without them, where the RBP chain gives wrong
  * frames. Our own frames are few (the shims tail-call into the slow path;
  * sampling and the capture are inline). Instruction
  * pointers are stored raw; symbolization happens outside the application
@@ -29,9 +29,6 @@
  * allocates nothing; async-signal-safe as far as libunwind's local unwinder
  * is; reentrancy-safe (malloc calls from libunwind pass through).
  */
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
-
 #include <dlfcn.h>
 #include <link.h>
 #include <stdatomic.h>
@@ -43,6 +40,7 @@
 #include "contracts/covmarks.h"
 #include "core/pyglue.h"
 #include "core/runtime.h"
+#include "core/unwind.h"
 #include "peaktrace/fp.h"
 
 #include "contracts/banned.h"
@@ -71,6 +69,7 @@ int pt_stack_init(void)
 	/* Our own executable segment, to drop our frames from stacks. Called
 	 * from the constructor, holding no lock of ours. */
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)pt_stack_init);
+	(void)pt_unwind_init(); /* without its cache, libunwind walks */
 	return 0;
 }
 
@@ -98,13 +97,13 @@ static inline __attribute__((always_inline)) uint32_t stack_capture(void)
 		 * frames unwound per sample (the interpreter's own C stack
 		 * below the loop is a dozen frames deep). */
 		int want = pt_tls.py_eval_at + 2;
-		n = unw_backtrace(ips, want);
+		n = pt_unwind_backtrace(ips, want);
 		if (n == want && pt_pyglue_eval_at(ips, n) < 0) {
 			PT_MARK(python_unwind_again);
-			n = unw_backtrace(ips, (int)depth + 8);
+			n = pt_unwind_backtrace(ips, (int)depth + 8);
 		}
 	} else {
-		n = unw_backtrace(ips, (int)depth + 8);
+		n = pt_unwind_backtrace(ips, (int)depth + 8);
 	}
 	if (py) {
 		int at = pt_pyglue_eval_at(ips, n);

@@ -17,6 +17,7 @@
 
 #include "core/guard.h"
 #include "core/runtime.h"
+#include "core/unwind.h"
 #include "shims/shim.h"
 
 PT_EXPORT int dlclose(void *handle)
@@ -27,6 +28,7 @@ PT_EXPORT int dlclose(void *handle)
 		errno = ENOSYS; /* cannot happen with a C library that has one */
 		return -1;
 	}
+	pt_unwind_note_unload(); /* before its code and tables go */
 	if (pt_ks_active() && pt_started() && pt_tls.busy == 0) {
 		int saved = errno;
 		pt_tls.busy++;

@@ -587,9 +587,12 @@ def signal_malloc(c):
     where that is safe without the profiler too (not inside glibc's
     allocator), and counts where its handler's allocations ran: outside the
     allocator, with the interrupted pc in libpeaktrace.so, or in
-    libunwind (the profiler is then certainly inside its sampling path)."""
+    libunwind (the profiler is then certainly inside its sampling path).
+    Exact mode walks every stack with libunwind (failpoint unwind_fast), so
+    that the handler also interrupts libunwind; sampled mode walks with
+    the cached unwinder of libpeaktrace.so."""
     rounds = 3
-    for mode, env in (("exact", {"PEAKTRACE_MODE": "exact"}),
+    for mode, env in (("exact", {"PEAKTRACE_MODE": "exact", "PEAKTRACE_FAILPOINTS": "unwind_fast=return"}),
                       ("sampled", {"PEAKTRACE_SAMPLE_BYTES": "4096"})):
         for rnd in range(rounds):
             what = f"{mode} #{rnd}"
