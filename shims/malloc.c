@@ -471,19 +471,20 @@ static __attribute__((noinline)) void *realloc_tagged(void *q, size_t n)
 		pt_real.free(raw);
 		return NULL;
 	}
-	if (pt_fast_gate_open() && sample_now(n)) {
-		/* sampled again: the raw block grows, the offset stays */
-		void *raw2 = pt_real.realloc(raw, n + off);
-		if (raw2)
+	/* The raw block grows or shrinks where glibc can, and keeps its
+	 * offset and tag: sampled again, it is recorded; if not, it stays a
+	 * tagged block that is not in the live table (its free finds nothing
+	 * to record). Untagging it would take a copy of the whole block. */
+	bool again = pt_fast_gate_open() && sample_now(n);
+	void *raw2 = n <= PTRDIFF_MAX - off ? pt_real.realloc(raw, n + off) : NULL;
+	if (raw2) {
+		if (again)
 			return tag_record(raw2, off, n);
-	} else {
-		void *r = pt_real.malloc(n);
-		if (r) {
-			memcpy(r, q, old < n ? old : n);
-			untag(q);
-			pt_real.free(raw);
-			return counted(r);
-		}
+		PT_MARK(shim_tag_kept);
+		void *r = tag(raw2, off);
+		if (pt_fast_count_due(t, tag_usable(r)))
+			return pt_count_flush(t, r);
+		return r;
 	}
 	/* Failed: q is still allocated, and tagged; recorded again, as
 	 * allocated here (see realloc). */
