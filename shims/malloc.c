@@ -323,13 +323,14 @@ static __attribute__((noinline)) void *malloc_due(size_t n)
 
 PT_EXPORT void *malloc(size_t n)
 {
-	if (__builtin_expect(!ready(), 0))
-		return boot_alloc(n, 16);
+	/* the gate open implies the real functions resolved */
 	if (__builtin_expect(pt_fast_gate_open(), 1)) {
 		if (__builtin_expect(pt_countdown_due(&pt_tls, n), 0))
 			return malloc_due(n);
 		return counted(pt_real.malloc(n));
 	}
+	if (__builtin_expect(!ready(), 0))
+		return boot_alloc(n, 16);
 	return after_alloc_slow(pt_real.malloc(n), n);
 }
 
