@@ -9,7 +9,8 @@
  * Exit statuses shared by the commands (DESIGN.md, interface contract):
  *   0  success (a cut or partly corrupt trace still decodes: warnings only)
  *   1  usage error
- *   2  the input cannot be read (missing, not a trace, unsupported version)
+ *   2  the input cannot be read (missing, not a trace, unsupported version),
+ *      or the output cannot be written (main.c checks stdout at exit)
  * `peaktrace run` exits with the profiled command's status instead.
  */
 #ifndef PT_CLI_H

@@ -7,7 +7,9 @@
  * html writes a folder, -o DIR, by default the trace's path without its
  * .ptrace suffix (DESIGN.md: DIR/peaktrace-PID.ptrace ->
  * DIR/peaktrace-PID/). Without --format the html report is made when this
- * build has the html renderer, else the text summary.
+ * build has the html renderer, else the text summary. TRACE "-" is standard
+ * input (then html needs -o); OUT "-" is stdout. A file OUT is written
+ * under a temporary name and renamed when complete (sink_open).
  *
  * THE FORMAT TABLE below lists the renderers that exist; a renderer added
  * to report/ adds its line here.
@@ -18,9 +20,11 @@
  * cannot be written ("peaktrace: cannot write 'PATH': REASON").
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -85,6 +89,8 @@ static void help(void)
 	       "  -o OUT        write to the file OUT instead of stdout; for "
 	       "html, the folder\n"
 	       "                (default: TRACE without its .ptrace suffix)\n"
+	       "                TRACE '-' reads standard input (html then "
+	       "needs -o)\n"
 	       "  --top N       rows of the top-sites tables (default %d; "
 	       "json: all sites)\n\n"
 	       "A trace cut short or partly corrupt still renders, with "
@@ -144,29 +150,112 @@ static void print_warnings(const struct pt_model *m)
 			m->ntrip_reasons ? m->trip_reasons[0] : "reason lost");
 }
 
+/* Where a file format goes. stdout when out is NULL or "-". A regular
+ * file (or a new one) is written to OUT.tmp-PID beside it and renamed over
+ * OUT once complete, so OUT is never left half written (disk full, a
+ * kill, a renderer error) and an existing OUT survives a failed render.
+ * Anything else (/dev/null, a FIFO, a terminal, a symlink) is written in
+ * place and never removed: unlinking "/dev/full" after a failed write
+ * would delete the device node. So is an existing OUT in a directory where
+ * no temporary file can be made. */
+struct sink {
+	FILE *fp;
+	char *tmp;  /* the temporary name, or NULL when writing in place */
+};
+
+static int sink_open(struct sink *k, const char *out)
+{
+	struct stat st;
+	int fd, exists = 0;
+
+	k->fp = stdout;
+	k->tmp = NULL;
+	if (!out || strcmp(out, "-") == 0)
+		return 0;
+	if (lstat(out, &st) == 0) {
+		exists = 1;
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		if (!S_ISREG(st.st_mode)) {
+			k->fp = fopen(out, "wb");
+			return k->fp ? 0 : -errno;
+		}
+		if (access(out, W_OK) != 0)
+			return -errno;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	size_t cap = strlen(out) + 32;
+	k->tmp = malloc(cap);
+	if (!k->tmp)
+		return -ENOMEM;
+	snprintf(k->tmp, cap, "%s.tmp-%ld", out, (long)getpid());
+	fd = open(k->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	/* the new OUT keeps the old one's permissions (a private 0600 file
+	 * stays private) */
+	if (fd >= 0 && exists)
+		(void)fchmod(fd, st.st_mode & 07777);
+	if (fd < 0 || !(k->fp = fdopen(fd, "wb"))) {
+		int e = errno;
+
+		if (fd >= 0) {
+			close(fd);
+			unlink(k->tmp);
+		}
+		free(k->tmp);
+		k->tmp = NULL;
+		/* a writable OUT in a directory we may not create files in
+		 * (a pre-made log file): written in place, as before */
+		if (exists) {
+			k->fp = fopen(out, "wb");
+			return k->fp ? 0 : -errno;
+		}
+		return -e;
+	}
+	return 0;
+}
+
+/* Closes the sink; rc is the render's result. On success renames the
+ * temporary file over out; on failure removes it. Returns 0 or -errno. */
+static int sink_close(struct sink *k, const char *out, int rc)
+{
+	if (k->fp != stdout) {
+		errno = 0;
+		if (fclose(k->fp) != 0 && rc == 0)
+			rc = errno ? -errno : -EIO;
+	} else if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+		rc = errno ? -errno : -EIO;
+	}
+	if (k->tmp) {
+		if (rc == 0 && rename(k->tmp, out) != 0)
+			rc = -errno;
+		if (rc)
+			unlink(k->tmp);
+		free(k->tmp);
+		k->tmp = NULL;
+	}
+	return rc;
+}
+
 static int render_file(const struct fmt *f, const struct pt_model *m,
 		       const char *out, const struct pt_render_opts *o)
 {
-	FILE *fp = stdout;
+	struct sink k;
 	int rc;
 
-	if (out) {
-		fp = fopen(out, "wb");
-		if (!fp) {
-			fprintf(stderr, "peaktrace: cannot write '%s': %s\n", out,
-				strerror(errno));
-			return PT_EXIT_UNREADABLE;
-		}
+	rc = sink_open(&k, out);
+	if (rc == 0) {
+		errno = 0;
+		rc = f->to_file(m, k.fp, o);
+		/* renderers return -EIO for a stream error: errno says which */
+		if (rc == -EIO && errno)
+			rc = -errno;
+		rc = sink_close(&k, out, rc);
 	}
-	rc = f->to_file(m, fp, o);
-	if (out && fclose(fp) != 0 && rc == 0)
-		rc = -EIO;
 	if (rc) {
 		fprintf(stderr, "peaktrace: cannot write '%s': %s\n",
-			out ? out : "stdout",
-			rc == -EIO ? strerror(errno ? errno : EIO) : strerror(-rc));
-		if (out)
-			unlink(out);
+			out && strcmp(out, "-") != 0 ? out : "stdout",
+			strerror(-rc));
 		return PT_EXIT_UNREADABLE;
 	}
 	return PT_EXIT_OK;
@@ -252,7 +341,7 @@ int pt_cmd_report(int argc, char **argv)
 			out = v;
 		else if (parse_top(v, &o.top) != 0)
 			return pt_cli_usage_error("report", "bad value '%s' for "
-						  "--top (a count from 1)", v);
+						  "--top (a count from 1 to 1000000)", v);
 	}
 	if (!trace)
 		return pt_cli_usage_error("report", "no trace given");
@@ -275,6 +364,9 @@ int pt_cmd_report(int argc, char **argv)
 		return pt_cli_usage_error("report", "no output format is built in");
 	o.trace_path = trace;
 
+	if (!f->to_file && !out && strcmp(trace, "-") == 0)
+		return pt_cli_usage_error("report", "the %s report of a trace read "
+					  "from standard input needs -o DIR", f->name);
 	rc = pt_model_load(trace, &m, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "peaktrace: cannot read '%s': %s\n", trace, err);

@@ -8,6 +8,7 @@
  * failpoints, so chaos runs reach the decoder's sites too; a bad spec is a
  * usage error.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,24 @@ static int arm_failpoints(void)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Like coreutils' close_stdout: output lost to a full disk or a closed
+ * pipe must not exit 0 (`peaktrace failpoints --names > /dev/full`). A
+ * command that already failed keeps its status; `run` never writes to
+ * stdout after CMD starts, so CMD's status is kept too. */
+static int check_stdout(int rc)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return rc;
+	if (rc == PT_EXIT_OK) {
+		fprintf(stderr, "peaktrace: cannot write standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		rc = PT_EXIT_UNREADABLE;
+	}
+	return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	const struct pt_cmd *c;
 
@@ -145,4 +163,9 @@ int main(int argc, char **argv)
 	if (arm_failpoints() != 0)
 		return PT_EXIT_USAGE;
 	return c->fn(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+	return check_stdout(dispatch(argc, argv));
 }

@@ -1143,14 +1143,16 @@ int pt_model_load_opts(const char *path, const struct pt_model_opts *opts,
 	int rc;
 
 	*out = NULL;
-	rc = pt_dec_open(&d, path, err, errlen);
+	int is_stdin = strcmp(path, "-") == 0;
+	rc = is_stdin ? pt_dec_open_fd(&d, STDIN_FILENO, 0, err, errlen)
+		      : pt_dec_open(&d, path, err, errlen);
 	if (rc)
 		return rc;
 	struct pt_model_opts o = { 0 };
 	if (opts)
 		o = *opts;
 	struct stat st;
-	if (!o.progress_total && stat(path, &st) == 0)
+	if (!o.progress_total && !is_stdin && stat(path, &st) == 0)
 		o.progress_total = (uint64_t)st.st_size;
 	rc = pt_model_build(d, &o, out, err, errlen);
 	pt_dec_close(d);

@@ -214,7 +214,8 @@ struct pt_model_opts {
 				      stderr while reading; 0: none */
 };
 
-/* Loads the trace at path. Returns 0, or a negative errno with one line in
+/* Loads the trace at path ("-": standard input, read to its end and left
+ * open, as `peaktrace decode -` does). Returns 0, or a negative errno with one line in
  * err (no "peaktrace: " prefix, no path), the decoder's open error (see
  * pt_dec_open: -ENOENT "No such file or directory", -EPROTO "not a
  * peaktrace trace (bad magic)", ...), -ENOMEM "out of memory", or a read
