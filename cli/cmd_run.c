@@ -123,41 +123,102 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static int valid_bytes(const char *s)
+/* Parses a byte count the way the runtime reads PEAKTRACE_SAMPLE_BYTES and
+ * PEAKTRACE_STACK_DEPTH (core/runtime.c): decimal digits, then an optional
+ * binary suffix k, m or g; 0 and a value in [1, max], else -EINVAL. Checked
+ * here so a bad value is a usage error of `run`, not a start-up failure of
+ * CMD naming an environment variable the user never set. */
+static int parse_count(const char *s, unsigned long long max, unsigned long long *out)
 {
+	unsigned long long v = 0;
+	const char *p = s;
+	unsigned shift = 0;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (p == s)
+		return -EINVAL;
+	if (*p == 'k' || *p == 'K')
+		shift = 10, p++;
+	else if (*p == 'm' || *p == 'M')
+		shift = 20, p++;
+	else if (*p == 'g' || *p == 'G')
+		shift = 30, p++;
+	if (*p || (shift && v > (ULLONG_MAX >> shift)))
+		return -EINVAL;
+	v <<= shift;
+	if (v == 0 || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "peaktrace-PID[.N].ptrace" -> PID and N (0 without .N); 0 or -EINVAL. */
+static int trace_name(const char *name, unsigned long *pid, unsigned long *gen)
+{
+	size_t len = strlen(name);
 	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || errno || v == 0 || s[0] == '-')
-		return 0;
-	if (*end == 'k' || *end == 'K' || *end == 'm' || *end == 'M' || *end == 'g' ||
-	    *end == 'G')
-		end++;
-	return *end == '\0';
+
+	if (strncmp(name, "peaktrace-", 10) != 0 || len < 17 ||
+	    strcmp(name + len - 7, ".ptrace") != 0)
+		return -EINVAL;
+	*gen = 0;
+	*pid = strtoul(name + 10, &end, 10);
+	if (end == name + 10)
+		return -EINVAL;
+	if (*end == '.' && end != name + len - 7)
+		*gen = strtoul(end + 1, &end, 10);
+	return end == name + len - 7 ? 0 : -EINVAL;
+}
+
+static int is_trace(const struct dirent *e)
+{
+	unsigned long pid, gen;
+
+	return trace_name(e->d_name, &pid, &gen) == 0;
+}
+
+/* By pid, then generation: the summary lines come out in a stable order. */
+static int by_pid(const struct dirent **a, const struct dirent **b)
+{
+	unsigned long pa, ga, pb, gb;
+
+	trace_name((*a)->d_name, &pa, &ga);
+	trace_name((*b)->d_name, &pb, &gb);
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	return ga < gb ? -1 : ga > gb;
 }
 
 /* Traces in dir made by this run: names peaktrace-PID[.N].ptrace whose
  * process started after the command did (the header's start, in ns; the
  * file's mtime, in seconds, only narrows the search: two runs into one
- * directory within a second must not report each other's traces). Renders each; prints a summary line for the main
- * process (pid main_pid), for every process whose peak reached 1 MiB, and
- * one line counting the others (shells and helpers that wrappers such as
- * pyenv's shims run on the way). */
+ * directory within a second must not report each other's traces). Renders
+ * each, in pid order; prints a summary line for the main process (pid
+ * main_pid; its lines first, the one the user is after), for every
+ * process whose peak reached 1 MiB, and one line counting the others
+ * (shells and helpers that wrappers such as pyenv's shims run on the
+ * way). */
 static void render_all(const char *dir, time_t start, uint64_t start_ns, int quiet,
 		       int want_report, pid_t main_pid)
 {
 	unsigned small = 0;
-	DIR *d = opendir(dir);
-	if (!d)
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, is_trace, by_pid);
+	char **later = NULL;  /* summary lines of the other processes */
+	size_t nlater = 0;
+
+	if (n < 0)
 		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (strncmp(e->d_name, "peaktrace-", 10) != 0 || len < 17 ||
-		    strcmp(e->d_name + len - 7, ".ptrace") != 0)
-			continue;
+	if (n > 0)
+		later = calloc((size_t)n, sizeof *later);
+	for (int k = 0; k < n; k++) {
+		const char *name = names[k]->d_name;
 		char trace[PATH_MAX + 300];
-		if ((size_t)snprintf(trace, sizeof trace, "%s/%s", dir, e->d_name) >= sizeof trace)
+		if ((size_t)snprintf(trace, sizeof trace, "%s/%s", dir, name) >= sizeof trace)
 			continue;
 		struct stat st;
 		if (stat(trace, &st) != 0 || st.st_mtime < start)
@@ -187,16 +248,29 @@ static void render_all(const char *dir, time_t start, uint64_t start_ns, int qui
 		if (!quiet && !is_main && m->peak_bytes < (1u << 20)) {
 			small++;
 		} else if (!quiet) {
-			char line[512];
+			char line[512], msg[sizeof line + sizeof report + 64];
 			pt_report_summary_line(m, line, sizeof line);
 			if (rendered)
-				fprintf(stderr, "peaktrace: %s; report: %s/index.html\n", line, report);
+				snprintf(msg, sizeof msg, "peaktrace: %s; report: %s/index.html\n",
+					 line, report);
 			else
-				fprintf(stderr, "peaktrace: %s; trace: %s\n", line, trace);
+				snprintf(msg, sizeof msg, "peaktrace: %s; trace: %s\n", line,
+					 trace);
+			if (is_main || !later || !(later[nlater] = strdup(msg)))
+				fputs(msg, stderr);
+			else
+				nlater++;
 		}
 		pt_model_free(m);
 	}
-	closedir(d);
+	for (size_t k = 0; k < nlater; k++) {
+		fputs(later[k], stderr);
+		free(later[k]);
+	}
+	free(later);
+	for (int k = 0; k < n; k++)
+		free(names[k]);
+	free(names);
 	if (small)
 		fprintf(stderr, "peaktrace: %u more trace%s of small processes (peak < 1 MiB) in %s\n",
 			small, small == 1 ? "" : "s", dir);
@@ -262,10 +336,11 @@ int pt_cmd_run(int argc, char **argv)
 		return pt_cli_usage_error("run", "no command to run");
 	if (mode && strcmp(mode, "sampled") != 0 && strcmp(mode, "exact") != 0)
 		return pt_cli_usage_error("run", "bad --mode '%s' (sampled or exact)", mode);
-	if (sample && !valid_bytes(sample))
-		return pt_cli_usage_error("run", "bad --sample-bytes '%s' (a byte count, e.g. 65536 or 512k)",
-					  sample);
-	if (depth && (!valid_bytes(depth) || atoi(depth) > 256))
+	unsigned long long n;
+	if (sample && parse_count(sample, 1ull << 40, &n) != 0)
+		return pt_cli_usage_error("run", "bad --sample-bytes '%s' (a byte count from 1 "
+					  "to 1T, e.g. 65536 or 512k)", sample);
+	if (depth && parse_count(depth, 256, &n) != 0)
 		return pt_cli_usage_error("run", "bad --stack-depth '%s' (1 to 256)", depth);
 
 	char lib[PATH_MAX];
