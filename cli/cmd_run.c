@@ -184,7 +184,7 @@ static int is_trace(const struct dirent *e)
 /* By pid, then generation: the summary lines come out in a stable order. */
 static int by_pid(const struct dirent **a, const struct dirent **b)
 {
-	unsigned long pa, ga, pb, gb;
+	unsigned long pa = 0, ga = 0, pb = 0, gb = 0;
 
 	trace_name((*a)->d_name, &pa, &ga);
 	trace_name((*b)->d_name, &pb, &gb);
@@ -263,11 +263,13 @@ static void render_all(const char *dir, time_t start, uint64_t start_ns, int qui
 		}
 		pt_model_free(m);
 	}
-	for (size_t k = 0; k < nlater; k++) {
-		fputs(later[k], stderr);
-		free(later[k]);
+	if (later) {
+		for (size_t k = 0; k < nlater; k++) {
+			fputs(later[k], stderr);
+			free(later[k]);
+		}
+		free(later);
 	}
-	free(later);
 	for (int k = 0; k < n; k++)
 		free(names[k]);
 	free(names);
