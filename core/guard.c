@@ -155,9 +155,12 @@ void pt_guard_wire_contracts(void)
  * The four fault signals (the guard's recovery), and the signals that stop
  * a process by default and are how jobs are stopped: SIGTERM (schedulers,
  * multiprocessing's terminate), SIGINT (Ctrl-C, and Python re-raising it
- * after an uncaught KeyboardInterrupt), SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU.
- * When one of these is about to end the process (the program's action is
- * SIG_DFL), the fatal listener runs first: the runtime writes the rest of
+ * after an uncaught KeyboardInterrupt), SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU,
+ * and SIGABRT (glibc aborts from inside itself on heap corruption found by
+ * free, failed asserts, fortify and stack-protector checks, where no abort
+ * shim sees it: such a process died with its last 100 ms, or its whole
+ * trace, unwritten). When one of these is about to end the process (the
+ * program's action is SIG_DFL), the fatal listener runs first: the runtime writes the rest of
  * the trace (the writer flushes every 100 ms; without this, a job stopped
  * within 100 ms of start left no trace, and every stopped job lost its
  * last 100 ms and its END record).
@@ -171,12 +174,12 @@ void pt_guard_wire_contracts(void)
  * asked (Python relies on EINTR to run its handlers promptly). */
 
 #define NFAULT 4
-#define NSIGS 10
+#define NSIGS 11
 #define MASK_WORDS (sizeof(sigset_t) / sizeof(unsigned long))
 
 static const int fault_sigs[NSIGS] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
 				       SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-				       SIGPIPE, SIGXCPU };
+				       SIGPIPE, SIGXCPU, SIGABRT };
 
 static int sig_index(int sig)
 {
@@ -190,6 +193,11 @@ static int sig_index(int sig)
 static bool is_stop_sig(int i)
 {
 	return i >= NFAULT;
+}
+
+bool pt_guard_keeps(int sig)
+{
+	return sig_index(sig) >= 0;
 }
 
 static _Atomic(void (*)(int)) fatal_listener;

@@ -111,6 +111,11 @@ void pt_guard_fork_child(void);
 
 /* ---- sigaction interposition (called by shims/signal.c) --------------- */
 
+/* True for the signals whose program action the guard records and keeps
+ * first on (the fault signals, the stop signals and SIGABRT):
+ * pt_guard_sigaction() handles those. Async-signal-safe. */
+bool pt_guard_keeps(int sig);
+
 /* For one of the four fault signals, records act as the program's handler
  * (chained behind ours) and reports the previously recorded one in oldact
  * (the program's, never ours); returns 1. Before pt_guard_install() it

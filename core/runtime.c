@@ -420,9 +420,26 @@ static void env_error(const char *msg)
 	_exit(1);
 }
 
+/* True in the process the runtime started in, or the fork child
+ * pt_runtime_fork_child() took over. False in a vfork child (it shares
+ * the parent's memory, writer included: finishing there ended the
+ * parent's trace at the child's _exit, and left the parent's thread with
+ * its reentrancy flag raised) and in a child of a raw clone or fork
+ * system call (no atfork handler ran: it has no writer thread, and
+ * waiting for one held its exit for 2 s). Those leave no trace of their
+ * own. Async-signal-safe (getpid is a system call since glibc 2.25). */
+static bool own_process(void)
+{
+	return pt_g.pid == 0 || pt_g.pid == getpid();
+}
+
 static void finish(bool join)
 {
 	int expected = 2;
+	if (!own_process()) {
+		PT_MARK(runtime_finish_foreign_process);
+		return;
+	}
 	if (!atomic_compare_exchange_strong(&pt_g.phase, &expected, 3)) {
 		/* Another path is finishing (a Pool worker in os._exit when
 		 * terminate()'s SIGTERM arrives): from a signal handler about

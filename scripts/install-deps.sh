@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev
             zlib1g-dev python3 python3-dev)
 test_pkgs=(libcmocka-dev valgrind cppcheck clang clang-tidy lcov afl++ python3-numpy
-           golang-go chromium fonts-dejavu-core libc6-dbg)
+           golang-go chromium fonts-dejavu-core libc6-dbg libjemalloc2)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

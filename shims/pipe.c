@@ -25,6 +25,8 @@
  *    same way for SYS_read, SYS_write and SYS_close.
  * Every other call is the plain C library function (cancellation points
  * stay cancellation points): one thread-local load more per call.
+ * syscall(SYS_seccomp, ...) setting a mode first ends the trace
+ * (sandbox.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -153,6 +155,10 @@ PT_EXPORT long syscall(long n, ...)
 	if (__builtin_expect(pt_tls.busy != 0, 0) &&
 	    (n == SYS_read || n == SYS_write || n == SYS_close) && !may_touch((int)a1))
 		return -1;
+	/* seccomp(2) has no glibc wrapper: SECCOMP_SET_MODE_STRICT (0) and
+	 * _FILTER (1) come here (sandbox.c) */
+	if (__builtin_expect(n == SYS_seccomp, 0) && (a1 == 0 || a1 == 1))
+		pt_sandbox_before_seccomp();
 	if (__builtin_expect(pt_real.syscall != NULL, 1))
 		return pt_real.syscall(n, a1, a2, a3, a4, a5, a6);
 	return raw_syscall(n, a1, a2, a3, a4, a5, a6);

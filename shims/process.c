@@ -5,6 +5,12 @@
  *
  * Fork is handled by a pthread_atfork child handler (core/runtime.c); the
  * writer of a fork child starts with its first sample.
+ *
+ * A vfork child (and a CLONE_VM child) runs on its parent's memory and
+ * thread-local storage until it execs or exits: the exits here touch
+ * nothing of the runtime there (pt_tls.busy raised for good would have
+ * left the parent's thread unprofiled, and the finish ended the parent's
+ * trace). own_process() tells it, with core/runtime.c's finish().
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +25,14 @@
 #include "shims/shim.h"
 
 static void doctor(void) __attribute__((noreturn));
+
+/* False in a child that no atfork handler took over (vfork, raw clone or
+ * fork system calls): the runtime's state there is its parent's.
+ * Async-signal-safe. */
+static bool own_process(void)
+{
+	return pt_g.pid == 0 || pt_g.pid == getpid();
+}
 
 static void doctor(void)
 {
@@ -56,6 +70,8 @@ __attribute__((constructor)) static void pt_ctor(void)
 		doctor();
 	pt_tls.busy++;
 	pt_runtime_start();
+	if (pt_started())
+		pt_mmap_note_allocator();
 	pt_tls.busy--;
 	errno = saved;
 }
@@ -69,9 +85,11 @@ __attribute__((destructor)) static void pt_dtor(void)
 
 PT_EXPORT void _exit(int status)
 {
-	PT_MARK(shim_exit_flush);
-	pt_tls.busy++;
-	pt_runtime_finish("_exit");
+	if (own_process()) {
+		PT_MARK(shim_exit_flush);
+		pt_tls.busy++;
+		pt_runtime_finish("_exit");
+	}
 	if (!pt_real.exit_)
 		pt_shim_resolve();
 	pt_real.exit_(status);
@@ -102,11 +120,78 @@ PT_EXPORT void quick_exit(int status)
 
 PT_EXPORT void abort(void)
 {
-	PT_MARK(shim_abort_flush);
-	pt_tls.busy++;
-	pt_runtime_finish("abort");
+	if (own_process()) {
+		PT_MARK(shim_abort_flush);
+		pt_tls.busy++;
+		pt_runtime_finish("abort");
+	}
 	if (!pt_real.abort_)
 		pt_shim_resolve();
 	pt_real.abort_();
 	__builtin_unreachable();
+}
+
+/* A failed assert() calls __assert_fail through the program's PLT, which
+ * prints the message and calls glibc's internal abort, which the shim
+ * above does not see: the process died of SIGABRT with the last 100 ms of
+ * its trace unwritten, and, when the trace file was not made yet, with no
+ * trace at all. So the trace is finished first, then the real function
+ * prints and aborts as it would have (same message, same signal). The
+ * guard's SIGABRT handler (core/guard.c) finishes the trace for the other
+ * aborts glibc decides inside itself (heap corruption found by free,
+ * fortify and stack-protector checks) while the program's SIGABRT action
+ * is the default; this shim also covers a program whose own SIGABRT
+ * handler returns (glibc's abort then restores the default action itself,
+ * behind the guard, and raises again). */
+typedef void (*assert_fail_fn)(const char *, const char *, unsigned, const char *);
+typedef void (*assert_perror_fn)(int, const char *, unsigned, const char *);
+
+void __assert_fail(const char *expr, const char *file, unsigned line, const char *func)
+	__attribute__((noreturn));
+void __assert_perror_fail(int errnum, const char *file, unsigned line, const char *func)
+	__attribute__((noreturn));
+
+static void before_assert_abort(void)
+{
+	if (!own_process())
+		return;
+	int saved = errno;
+	PT_MARK(shim_assert_flush);
+	pt_tls.busy++;
+	pt_runtime_finish("assert");
+	pt_tls.busy--;
+	errno = saved;
+}
+
+/* The C library's abort, after its assert function returned (it does not:
+ * the noreturn contract needs the loop). */
+static __attribute__((noreturn)) void then_abort(void)
+{
+	if (!pt_real.abort_)
+		pt_shim_resolve();
+	for (;;) {
+		if (pt_real.abort_)
+			pt_real.abort_();
+		kill(getpid(), SIGABRT);
+	}
+}
+
+PT_EXPORT void __assert_fail(const char *expr, const char *file, unsigned line, const char *func)
+{
+	static void *_Atomic next;
+	assert_fail_fn f = (assert_fail_fn)pt_shim_next(&next, "__assert_fail");
+	before_assert_abort();
+	if (f)
+		f(expr, file, line, func);
+	then_abort();
+}
+
+PT_EXPORT void __assert_perror_fail(int errnum, const char *file, unsigned line, const char *func)
+{
+	static void *_Atomic next;
+	assert_perror_fn f = (assert_perror_fn)pt_shim_next(&next, "__assert_perror_fail");
+	before_assert_abort();
+	if (f)
+		f(errnum, file, line, func);
+	then_abort();
 }

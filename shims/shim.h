@@ -46,4 +46,15 @@ void pt_shim_resolve(void);
  * table (exec, namespaces). */
 void *pt_shim_next(void *_Atomic *slot, const char *name);
 
+/* mmap.c: finds the code of the allocator behind pt_real.malloc when it is
+ * a shared object other than the C library, whose own mappings are then
+ * not counted (they hold blocks the malloc shims count). Once, at
+ * start-up, after pt_shim_resolve; takes the loader's lock. */
+void pt_mmap_note_allocator(void);
+
+/* sandbox.c: before the program sets a seccomp mode (seccomp(2) through
+ * syscall(), or prctl): finishes the trace and switches profiling off.
+ * Keeps errno; not async-signal-safe. */
+void pt_sandbox_before_seccomp(void);
+
 #endif

@@ -3,24 +3,28 @@
  *
  * The fault handler of core/guard.c must see every SIGSEGV, SIGBUS, SIGILL
  * and SIGFPE first: it recovers faults inside the runtime's guarded
- * regions and passes everything else on. A program (or a library such as a
- * crash reporter) that installs its own handler after us would otherwise
- * replace ours in the kernel. So for those four signals these wrappers do
- * not touch the kernel: pt_guard_sigaction() records the program's action,
- * reports the previously recorded one as oldact (the program's, never
- * ours), and the guard's handler calls the recorded action for every fault
- * that is not its own, the way the kernel would have. Before
+ * regions and passes everything else on. (Its stop handler likewise
+ * finishes the trace before SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE,
+ * SIGXCPU and SIGABRT end the process: pt_guard_keeps names them all.) A
+ * program (or a library such as a crash reporter) that installs its own
+ * handler after us would otherwise replace ours in the kernel. So for
+ * those signals these wrappers do not set the kernel's action themselves:
+ * pt_guard_sigaction() records the program's action, reports the
+ * previously recorded one as oldact (the program's, never ours), and the
+ * guard's handler calls the recorded action for every fault that is not
+ * its own, the way the kernel would have. Before
  * pt_guard_install() the call goes straight to the real sigaction, and the
  * install captures what it left.
  *
  * Decision (docs/GUARD.md, "Staying first"): interpose the libc entry
  * points a program uses to set a handler: sigaction, signal, bsd_signal,
  * sysv_signal and __sysv_signal (what `signal` names under strict
- * -std=c99/-D_XOPEN_SOURCE builds). Every other signal goes unchanged to
- * the next definition in the lookup order (dlsym(RTLD_NEXT), resolved on
- * first use, so another interposer such as a sanitizer runtime or libjsig
- * keeps working); should dlsym find nothing, signal() and friends are
- * rebuilt on the real sigaction with glibc's flags. Not covered, knowingly:
+ * -std=c99/-D_XOPEN_SOURCE builds), for every signal the guard keeps.
+ * Every other signal goes unchanged to the next definition in the lookup
+ * order (dlsym(RTLD_NEXT), resolved on first use, so another interposer
+ * such as a sanitizer runtime or libjsig keeps working); should dlsym find
+ * nothing, signal() and friends are rebuilt on the real sigaction with
+ * glibc's flags. Not covered, knowingly:
  * sigset(3) and siginterrupt(3) (glibc calls its internal sigaction
  * directly), the raw rt_sigaction syscall, and glibc's __sigaction; a
  * program using those replaces our handler, and faults inside the runtime
@@ -103,9 +107,15 @@ static signal_fn resolve(_Atomic(signal_fn) *slot, const char *name)
 static _Atomic(signal_fn) real_signal, real_bsd_signal, real_sysv_signal,
 	real___sysv_signal;
 
+/* Every signal whose action the guard records (core/guard.c: the four
+ * fault signals, the stop signals and SIGABRT). The stop signals once
+ * went to the next signal(), which sets the kernel's action through
+ * glibc's internal sigaction: the program's handler replaced ours (no
+ * final flush), and a later sigaction(sig, NULL, &old) reported SIG_DFL,
+ * the guard's stale record, instead of that handler. */
 static bool guards(int sig)
 {
-	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+	return pt_guard_keeps(sig);
 }
 
 static handler_fn forward(_Atomic(signal_fn) *slot, const char *name, int sig,

@@ -1061,6 +1061,112 @@ def chaos(c):
                 check(drc == 0, f"{name}={action}: trace does not decode: {dse[-300:]!r}")
 
 
+@case
+def vfork_children(c):
+    """vfork children that _exit (directly or after a failed exec) run on
+    the parent's memory and thread-local state, and children of a raw clone
+    system call ran no atfork handler: none of them may finish the
+    parent's trace or leave its thread unprofiled. The parent's 24 MiB
+    after the children is in its whole trace."""
+    for mode in ("sampled", "exact"):
+        traces, _ = same_as_unprofiled(c, [c.prog("vforker")], {"PEAKTRACE_MODE": mode}, timeout=60)
+        check(len(traces) == 1, f"{mode}: one trace (the children exec nothing): {traces}")
+        recs, warn = c.decode(traces[0])
+        check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
+        check(recs[-1]["peak_bytes"] >= 24 << 20, f"{mode}: the parent's peak is lost: {recs[-1]}")
+        got = bytes_in(c.collapsed(traces[0]), "grow_after_children")
+        check(got >= 20 << 20, f"{mode}: grow_after_children: {got}")
+
+
+@case
+def sandboxed(c):
+    """A program that confines itself right after start, before the writer
+    would have created the trace file (it does so lazily): a seccomp
+    filter that kills the process on openat (the program died of SIGSYS
+    when the writer opened the trace), dropping root (the trace could no
+    longer be created: no trace, a message on stderr), a low RLIMIT_NOFILE
+    (the trace's descriptor took one of the program's). Output and status
+    as unprofiled; the trace is whole; under seccomp it ends at the filter
+    with the reason, otherwise it holds the peak made afterwards."""
+    modes = ["seccomp", "nofile"] + (["setuid"] if os.geteuid() == 0 else [])
+    for mode in modes:
+        for pmode in ("sampled", "exact"):
+            traces, _ = same_as_unprofiled(c, [c.prog("sandboxed"), mode],
+                                           {"PEAKTRACE_MODE": pmode}, timeout=60)
+            check(len(traces) == 1, f"{mode}/{pmode}: one trace: {traces}")
+            recs, warn = c.decode(traces[0])
+            check(recs[-1]["type"] == "end" and not warn, f"{mode}/{pmode}: not whole: {recs[-1]} {warn}")
+            trips = [r["reason"] for r in recs if r["type"] == "trip"]
+            if mode == "seccomp":
+                check(len(trips) == 1 and "seccomp" in trips[0], f"{mode}/{pmode}: trips {trips}")
+            else:
+                check(not trips, f"{mode}/{pmode}: trips {trips}")
+                got = bytes_in(c.collapsed(traces[0]), "peak_after_sandbox")
+                check(got >= 16 << 20, f"{mode}/{pmode}: peak_after_sandbox: {got}")
+
+
+@case
+def dies_assert(c):
+    """A failed assert() aborts from inside glibc (__assert_fail calls its
+    internal abort): the program's message, signal and output as
+    unprofiled, and a whole trace with the 24 MiB it held, even when it
+    asserted before the writer's first periodic flush (there was no trace
+    at all)."""
+    for mode in ("sampled", "exact"):
+        traces, _ = same_as_unprofiled(c, [c.prog("asserts")], {"PEAKTRACE_MODE": mode}, timeout=60)
+        check(len(traces) == 1, f"{mode}: one trace: {traces}")
+        recs, warn = c.decode(traces[0])
+        check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
+        got = bytes_in(c.collapsed(traces[0]), "held_at_assert")
+        check(got >= 20 << 20, f"{mode}: held_at_assert: {got}")
+
+
+@case
+def other_allocator_mappings(c):
+    """Another allocator in a shared object after ours (libjemalloc,
+    preloaded after libpeaktrace) maps its extents through mmap: those
+    mappings hold the blocks the malloc shims count already and must not
+    be counted again (known's 107 MB peak was reported near twice that,
+    part of it "in libjemalloc"). Skipped when libjemalloc is not
+    installed (Debian: libjemalloc2)."""
+    je = next((p for p in ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+                           "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+                           "/usr/lib64/libjemalloc.so.2") if os.path.exists(p)), None)
+    if je is None:
+        print("skipped: libjemalloc.so.2 not installed")
+        return
+    want = (64 << 20) + 2048 * 10000 + 200000 * 100
+    for mode in ("exact", "sampled"):
+        env = {"LD_PRELOAD": c.lib + ":" + je, "PEAKTRACE_MODE": mode}
+        if mode == "sampled":
+            env["PEAKTRACE_SAMPLE_BYTES"] = "4096"
+        st = known_answer(c, env)
+        total = sum(st.values())
+        check(abs(total - want) <= 0.05 * want, f"{mode}: peak stacks hold {total}, want {want} +-5%")
+        check(not any("jemalloc" in s for s in st), f"{mode}: the allocator's own mappings counted: "
+              f"{[s for s in st if 'jemalloc' in s][:3]}")
+
+
+@case
+def glibc_abort(c):
+    """glibc aborts from inside itself (here: a double free found by
+    free()), where no abort shim sees it: SIGABRT is one of the signals the
+    guard keeps, so the trace is finished first (there was none at all for
+    a process that died within the writer's first 100 ms), and the process
+    dies of SIGABRT with glibc's message as unprofiled. And signal() for
+    the signals the guard keeps records the handler: sigaction() then
+    reports it (it reported SIG_DFL, the guard's stale record)."""
+    same_as_unprofiled(c, [c.prog("aborter"), "query"], timeout=60)
+    for mode in ("sampled", "exact"):
+        traces, _ = same_as_unprofiled(c, [c.prog("aborter"), "corrupt"], {"PEAKTRACE_MODE": mode},
+                                       timeout=60)
+        check(len(traces) == 1, f"{mode}: one trace: {traces}")
+        recs, warn = c.decode(traces[0])
+        check(recs[-1]["type"] == "end" and not warn, f"{mode}: not whole: {recs[-1]} {warn}")
+        got = bytes_in(c.collapsed(traces[0]), "held_at_corruption")
+        check(got >= 20 << 20, f"{mode}: held_at_corruption: {got}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
