@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "peaktrace/count.h"
 #include "report/model.h"
 #include "report/render.h"
 
@@ -123,34 +125,16 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-/* Parses a byte count the way the runtime reads PEAKTRACE_SAMPLE_BYTES and
- * PEAKTRACE_STACK_DEPTH (core/runtime.c): decimal digits, then an optional
- * binary suffix k, m or g; 0 and a value in [1, max], else -EINVAL. Checked
- * here so a bad value is a usage error of `run`, not a start-up failure of
- * CMD naming an environment variable the user never set. */
-static int parse_count(const char *s, unsigned long long max, unsigned long long *out)
+/* A count the runtime would take for PEAKTRACE_SAMPLE_BYTES or
+ * PEAKTRACE_STACK_DEPTH (core/runtime.c, with the same parser): in [1,
+ * max], else -EINVAL. Checked here so a bad value is a usage error of
+ * `run`, not a start-up failure of CMD naming an environment variable the
+ * user never set. */
+static int parse_count(const char *s, uint64_t max, uint64_t *out)
 {
-	unsigned long long v = 0;
-	const char *p = s;
-	unsigned shift = 0;
+	uint64_t v;
 
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (ULLONG_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (unsigned long long)(*p - '0');
-	}
-	if (p == s)
-		return -EINVAL;
-	if (*p == 'k' || *p == 'K')
-		shift = 10, p++;
-	else if (*p == 'm' || *p == 'M')
-		shift = 20, p++;
-	else if (*p == 'g' || *p == 'G')
-		shift = 30, p++;
-	if (*p || (shift && v > (ULLONG_MAX >> shift)))
-		return -EINVAL;
-	v <<= shift;
-	if (v == 0 || v > max)
+	if (!pt_parse_count(s, &v) || v == 0 || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -338,11 +322,11 @@ int pt_cmd_run(int argc, char **argv)
 		return pt_cli_usage_error("run", "no command to run");
 	if (mode && strcmp(mode, "sampled") != 0 && strcmp(mode, "exact") != 0)
 		return pt_cli_usage_error("run", "bad --mode '%s' (sampled or exact)", mode);
-	unsigned long long n;
-	if (sample && parse_count(sample, 1ull << 40, &n) != 0)
+	uint64_t n;
+	if (sample && parse_count(sample, PT_MAX_SAMPLE_BYTES, &n) != 0)
 		return pt_cli_usage_error("run", "bad --sample-bytes '%s' (a byte count from 1 "
 					  "to 1T, e.g. 65536 or 512k)", sample);
-	if (depth && parse_count(depth, 256, &n) != 0)
+	if (depth && parse_count(depth, PT_MAX_STACK_DEPTH, &n) != 0)
 		return pt_cli_usage_error("run", "bad --stack-depth '%s' (1 to 256)", depth);
 
 	char lib[PATH_MAX];

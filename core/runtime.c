@@ -43,36 +43,12 @@
 #include "core/guard.h"
 #include "core/pyglue.h"
 #include "core/runtime.h"
+#include "peaktrace/count.h"
 #include "peaktrace/fp.h"
 
 #include "contracts/banned.h"
 
 static void env_error(const char *msg) __attribute__((cold));
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-	if (!s || !*s)
-		return false;
-	uint64_t v = 0;
-	const char *p = s;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	/* optional binary suffix: k, m, g (KiB, MiB, GiB) */
-	unsigned shift = 0;
-	if (*p == 'k' || *p == 'K')
-		shift = 10, p++;
-	else if (*p == 'm' || *p == 'M')
-		shift = 20, p++;
-	else if (*p == 'g' || *p == 'G')
-		shift = 30, p++;
-	if (*p || p == s || (shift && v > (UINT64_MAX >> shift)))
-		return false;
-	*out = v << shift;
-	return true;
-}
 
 static bool parse_bool(const char *s, bool dflt, bool *ok)
 {
@@ -131,7 +107,7 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 	v = getenv("PEAKTRACE_SAMPLE_BYTES");
 	if (v && *v) {
 		uint64_t n;
-		if (!parse_u64(v, &n) || n == 0 || n > (1ull << 40)) {
+		if (!pt_parse_count(v, &n) || n == 0 || n > PT_MAX_SAMPLE_BYTES) {
 			bad_env(msg, cap, "PEAKTRACE_SAMPLE_BYTES", v,
 				"a byte count from 1 to 1T (suffixes k, m, g)");
 			return -EINVAL;
@@ -142,7 +118,7 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 	v = getenv("PEAKTRACE_MAX_TRACE_BYTES");
 	if (v && *v) {
 		uint64_t n;
-		if (!parse_u64(v, &n) || n < 4096) {
+		if (!pt_parse_count(v, &n) || n < 4096) {
 			bad_env(msg, cap, "PEAKTRACE_MAX_TRACE_BYTES", v,
 				"a byte count of at least 4096 (suffixes k, m, g)");
 			return -EINVAL;
@@ -152,7 +128,7 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 	v = getenv("PEAKTRACE_STACK_DEPTH");
 	if (v && *v) {
 		uint64_t n;
-		if (!parse_u64(v, &n) || n == 0 || n > PT_MAX_STACK_DEPTH) {
+		if (!pt_parse_count(v, &n) || n == 0 || n > PT_MAX_STACK_DEPTH) {
 			bad_env(msg, cap, "PEAKTRACE_STACK_DEPTH", v, "1 to 256");
 			return -EINVAL;
 		}
@@ -190,7 +166,7 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 	v = getenv("PEAKTRACE_MAX_LIVE_LOG2");
 	if (v && *v) {
 		uint64_t n;
-		if (!parse_u64(v, &n) || n < 10 || n > 28) {
+		if (!pt_parse_count(v, &n) || n < 10 || n > 28) {
 			bad_env(msg, cap, "PEAKTRACE_MAX_LIVE_LOG2", v, "10 to 28");
 			return -EINVAL;
 		}

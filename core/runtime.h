@@ -26,6 +26,7 @@
 #include "core/live.h"
 #include "core/maps.h"
 #include "core/ring.h"
+#include "peaktrace/count.h" /* PT_MAX_STACK_DEPTH */
 #include "peaktrace/format.h"
 
 #define PT_TLS_IE __attribute__((tls_model("initial-exec")))
@@ -33,7 +34,6 @@
 
 #define PT_DEFAULT_SAMPLE_BYTES (256u * 1024u)
 #define PT_DEFAULT_STACK_DEPTH 64
-#define PT_MAX_STACK_DEPTH 256
 /* Per-thread heap delta batched before it reaches the global counter. The
  * exact peak is known to within this many bytes per thread (sampled mode;
  * exact mode flushes every change). */
