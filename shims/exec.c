@@ -39,13 +39,6 @@ static void before_exec(void)
 	errno = saved;
 }
 
-#define NEXT(type, name)                                                 \
-	static void *_Atomic next_##name;                                \
-	type real = (type)pt_shim_next(&next_##name, #name);             \
-	if (!real) {                                                     \
-		errno = ENOSYS;                                          \
-		return -1;                                               \
-	}
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*execv_fn)(const char *, char *const[]);
@@ -54,35 +47,35 @@ typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int)
 
 PT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	NEXT(execve_fn, execve)
+	PT_SHIM_NEXT_OR_ENOSYS(execve_fn, execve)
 	before_exec();
 	return real(path, argv, envp);
 }
 
 PT_EXPORT int execv(const char *path, char *const argv[])
 {
-	NEXT(execv_fn, execv)
+	PT_SHIM_NEXT_OR_ENOSYS(execv_fn, execv)
 	before_exec();
 	return real(path, argv);
 }
 
 PT_EXPORT int execvp(const char *file, char *const argv[])
 {
-	NEXT(execv_fn, execvp)
+	PT_SHIM_NEXT_OR_ENOSYS(execv_fn, execvp)
 	before_exec();
 	return real(file, argv);
 }
 
 PT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	NEXT(execve_fn, execvpe)
+	PT_SHIM_NEXT_OR_ENOSYS(execve_fn, execvpe)
 	before_exec();
 	return real(file, argv, envp);
 }
 
 PT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	NEXT(fexecve_fn, fexecve)
+	PT_SHIM_NEXT_OR_ENOSYS(fexecve_fn, fexecve)
 	before_exec();
 	return real(fd, argv, envp);
 }
@@ -90,7 +83,7 @@ PT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 PT_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 		       char *const envp[], int flags)
 {
-	NEXT(execveat_fn, execveat)
+	PT_SHIM_NEXT_OR_ENOSYS(execveat_fn, execveat)
 	before_exec();
 	return real(dirfd, path, argv, envp, flags);
 }
@@ -160,7 +153,7 @@ static int exec_list(execv_fn real, const char *file, const char *arg, va_list *
 
 PT_EXPORT int execl(const char *path, const char *arg, ...)
 {
-	NEXT(execv_fn, execv)
+	PT_SHIM_NEXT_OR_ENOSYS(execv_fn, execv)
 	va_list ap;
 	va_start(ap, arg);
 	int rc = exec_list(real, path, arg, &ap);
@@ -170,7 +163,7 @@ PT_EXPORT int execl(const char *path, const char *arg, ...)
 
 PT_EXPORT int execlp(const char *file, const char *arg, ...)
 {
-	NEXT(execv_fn, execvp)
+	PT_SHIM_NEXT_OR_ENOSYS(execv_fn, execvp)
 	va_list ap;
 	va_start(ap, arg);
 	int rc = exec_list(real, file, arg, &ap);
@@ -180,7 +173,7 @@ PT_EXPORT int execlp(const char *file, const char *arg, ...)
 
 PT_EXPORT int execle(const char *path, const char *arg, ...)
 {
-	NEXT(execve_fn, execve)
+	PT_SHIM_NEXT_OR_ENOSYS(execve_fn, execve)
 	struct args a;
 	va_list ap;
 	va_start(ap, arg);

@@ -82,13 +82,6 @@ void pt_sandbox_before_seccomp(void)
 	errno = saved;
 }
 
-#define NEXT(type, name)                                                 \
-	static void *_Atomic next_##name;                                \
-	type real = (type)pt_shim_next(&next_##name, #name);             \
-	if (!real) {                                                     \
-		errno = ENOSYS;                                          \
-		return -1;                                               \
-	}
 
 typedef int (*id1_fn)(unsigned);
 typedef int (*id2_fn)(unsigned, unsigned);
@@ -97,21 +90,21 @@ typedef int (*id3_fn)(unsigned, unsigned, unsigned);
 #define WRAP1(name)                                                      \
 	PT_EXPORT int name(unsigned a)                                   \
 	{                                                                \
-		NEXT(id1_fn, name)                                       \
+		PT_SHIM_NEXT_OR_ENOSYS(id1_fn, name)                    \
 		make_trace_now();                                        \
 		return real(a);                                          \
 	}
 #define WRAP2(name)                                                      \
 	PT_EXPORT int name(unsigned a, unsigned b)                       \
 	{                                                                \
-		NEXT(id2_fn, name)                                       \
+		PT_SHIM_NEXT_OR_ENOSYS(id2_fn, name)                    \
 		make_trace_now();                                        \
 		return real(a, b);                                       \
 	}
 #define WRAP3(name)                                                      \
 	PT_EXPORT int name(unsigned a, unsigned b, unsigned c)           \
 	{                                                                \
-		NEXT(id3_fn, name)                                       \
+		PT_SHIM_NEXT_OR_ENOSYS(id3_fn, name)                    \
 		make_trace_now();                                        \
 		return real(a, b, c);                                    \
 	}
@@ -133,7 +126,7 @@ WRAP3(setresgid)
 PT_EXPORT int chroot(const char *path)
 {
 	typedef int (*chroot_fn)(const char *);
-	NEXT(chroot_fn, chroot)
+	PT_SHIM_NEXT_OR_ENOSYS(chroot_fn, chroot)
 	make_trace_now();
 	return real(path);
 }
@@ -144,7 +137,7 @@ int capset(void *hdr, const void *data);
 PT_EXPORT int capset(void *hdr, const void *data)
 {
 	typedef int (*capset_fn)(void *, const void *);
-	NEXT(capset_fn, capset)
+	PT_SHIM_NEXT_OR_ENOSYS(capset_fn, capset)
 	make_trace_now();
 	return real(hdr, data);
 }
@@ -166,14 +159,14 @@ static void before_rlimit(pid_t pid, int res, const void *r)
 
 PT_EXPORT int setrlimit(__rlimit_resource_t res, const struct rlimit *r)
 {
-	NEXT(setrlimit_fn, setrlimit)
+	PT_SHIM_NEXT_OR_ENOSYS(setrlimit_fn, setrlimit)
 	before_rlimit(0, (int)res, r);
 	return real(res, r);
 }
 
 PT_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *r)
 {
-	NEXT(setrlimit64_fn, setrlimit64)
+	PT_SHIM_NEXT_OR_ENOSYS(setrlimit64_fn, setrlimit64)
 	before_rlimit(0, (int)res, r);
 	return real(res, r);
 }
@@ -181,7 +174,7 @@ PT_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *r)
 PT_EXPORT int prlimit(pid_t pid, enum __rlimit_resource res, const struct rlimit *r,
 		      struct rlimit *old)
 {
-	NEXT(prlimit_fn, prlimit)
+	PT_SHIM_NEXT_OR_ENOSYS(prlimit_fn, prlimit)
 	before_rlimit(pid, (int)res, r);
 	return real(pid, res, r, old);
 }
@@ -189,7 +182,7 @@ PT_EXPORT int prlimit(pid_t pid, enum __rlimit_resource res, const struct rlimit
 PT_EXPORT int prlimit64(pid_t pid, enum __rlimit_resource res, const struct rlimit64 *r,
 			struct rlimit64 *old)
 {
-	NEXT(prlimit64_fn, prlimit64)
+	PT_SHIM_NEXT_OR_ENOSYS(prlimit64_fn, prlimit64)
 	before_rlimit(pid, (int)res, r);
 	return real(pid, res, r, old);
 }
@@ -204,7 +197,7 @@ PT_EXPORT int prctl(int option, ...)
 	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
 	unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
 	va_end(ap);
-	NEXT(prctl_fn, prctl)
+	PT_SHIM_NEXT_OR_ENOSYS(prctl_fn, prctl)
 	if (option == PR_SET_SECCOMP && (a2 == SECCOMP_MODE_STRICT || a2 == SECCOMP_MODE_FILTER))
 		pt_sandbox_before_seccomp();
 	return real(option, a2, a3, a4, a5);

@@ -46,6 +46,16 @@ void pt_shim_resolve(void);
  * table (exec, namespaces). */
 void *pt_shim_next(void *_Atomic *slot, const char *name);
 
+/* In a shim that returns int: declares `type real`, the next definition of
+ * name, and returns -1 with errno ENOSYS when there is none. */
+#define PT_SHIM_NEXT_OR_ENOSYS(type, name)                               \
+	static void *_Atomic next_##name;                                \
+	type real = (type)pt_shim_next(&next_##name, #name);             \
+	if (!real) {                                                     \
+		errno = ENOSYS;                                          \
+		return -1;                                               \
+	}
+
 /* mmap.c: finds the code of the allocator behind pt_real.malloc when it is
  * a shared object other than the C library, whose own mappings are then
  * not counted (they hold blocks the malloc shims count). Once, at
