@@ -61,11 +61,12 @@ static void same(const struct walk *w, int min_depth)
 		if (w->fast[i] != w->ref[i])
 			fail_msg("frame %d of %d: %p, libunwind %p", i, w->nref, w->fast[i],
 				 w->ref[i]);
-	/* the first: return addresses into capture() */
+	/* the first: two return addresses into capture(), a few
+	 * instructions apart (more under ASan's instrumentation) */
 	uintptr_t d = (uintptr_t)w->fast[0] > (uintptr_t)w->ref[0]
 			      ? (uintptr_t)w->fast[0] - (uintptr_t)w->ref[0]
 			      : (uintptr_t)w->ref[0] - (uintptr_t)w->fast[0];
-	assert_true(d < 64);
+	assert_true(d < 1024);
 	assert_int_equal(pt_unwind_broken_rules(), 0);
 }
 
