@@ -689,55 +689,55 @@ static __attribute__((noinline)) int fast_walk(void **ips, int max, struct slot 
 	return n;
 }
 
+/* Where the frames of pt_unwind_backtrace's caller begin in tmp[0..m), a
+ * libunwind walk made from inside pt_unwind_backtrace: at `from`, the
+ * return address into that caller, after our own frames (two, or one when
+ * a call was a tail call); 2 when it is not among the first three. */
+static int caller_start(void *const *tmp, int m, const void *from)
+{
+	for (int k = 0; k < 3 && k < m; k++)
+		if (tmp[k] == from)
+			return k;
+	return 2;
+}
+
 /* A walk that used rules not yet compared with libunwind: libunwind walks
- * the same stack (from here, so with one frame more at its start: the
- * return address into pt_unwind_backtrace), and the rules are marked
- * checked, or unusable when the frames differ (its frames are then the
- * answer). Out of line: its buffer is on the stack only for these walks. */
-static __attribute__((noinline)) int check_rules(void **ips, int n, int max, struct slot **fresh,
-						 int nfresh)
+ * the same stack, and the rules are marked checked, or unusable when the
+ * frames differ (its frames are then the answer). ips[0] is `from`. Out
+ * of line: its buffer is on the stack only for these walks. */
+static __attribute__((noinline)) int check_rules(void **ips, int n, int max, const void *from,
+						 struct slot **fresh, int nfresh)
 {
 	PT_MARK(unwind_rules_checked);
-	void *ref[PT_UNWIND_MAX + 2];
-	int m = unw_backtrace(ref, max + 2);
-	/* ips[0], the return address into the walk's caller, is ref[2] (or
-	 * ref[1], were this call a tail call): our own frames come first */
-	int k = m > 2 && ref[2] == ips[0] ? 2 : 1;
+	void *ref[PT_UNWIND_MAX + 3];
+	int m = unw_backtrace(ref, max + 3);
+	int k = caller_start(ref, m, from);
 	bool same = m - k == n || (m - k > n && n == max);
 	for (int i = 0; same && i < n; i++)
 		same = ref[i + k] == ips[i];
-	if (!same) {
-		PT_MARK(unwind_rule_disagrees);
-		atomic_store(&broken, 1);
+	if (same) {
 		for (int i = 0; i < nfresh; i++)
-			atomic_store_explicit(&fresh[i]->rule, R_NONE, memory_order_relaxed);
-		/* libunwind's frames, from the same place (two of ours at
-		 * its start) */
-		n = m - 2 < max ? m - 2 : max;
-		if (n < 0)
-			n = 0;
-		for (int i = 0; i < n; i++)
-			ips[i] = ref[i + 2];
+			atomic_store_explicit(&fresh[i]->checked, 1, memory_order_relaxed);
 		return n;
 	}
+	PT_MARK(unwind_rule_disagrees);
+	atomic_store(&broken, 1);
 	for (int i = 0; i < nfresh; i++)
-		atomic_store_explicit(&fresh[i]->checked, 1, memory_order_relaxed);
+		atomic_store_explicit(&fresh[i]->rule, R_NONE, memory_order_relaxed);
+	n = m - k < max ? m - k : max;
+	if (n < 0)
+		n = 0;
+	memcpy(ips, ref + k, (size_t)n * sizeof *ips);
 	return n;
 }
 
-/* libunwind's walk, from `from` (the return address into
- * pt_unwind_backtrace's caller) on: its own first frames are ours, two or
- * one (a tail call), which the search for `from` drops. */
-static __attribute__((noinline)) int slow_walk(void **ips, int max, void *from)
+/* libunwind's walk, from `from` on. */
+static __attribute__((noinline)) int slow_walk(void **ips, int max, const void *from)
 {
 	void *tmp[PT_UNWIND_MAX + 3];
 	atomic_fetch_add_explicit(&n_slow, 1, memory_order_relaxed);
 	int m = unw_backtrace(tmp, max + 3);
-	int k = 0;
-	while (k < 3 && k < m && tmp[k] != from)
-		k++;
-	if (k == 3 || k == m)
-		k = 2; /* not found: as if no call was a tail call */
+	int k = caller_start(tmp, m, from);
 	int n = m - k < max ? m - k : max;
 	if (n < 0)
 		n = 0;
@@ -764,7 +764,7 @@ int pt_unwind_backtrace(void **ips, int max)
 	atomic_fetch_add_explicit(&n_fast, 1, memory_order_relaxed);
 	if (nfresh == 0)
 		return n;
-	return check_rules(ips, n, max, fresh, nfresh);
+	return check_rules(ips, n, max, from, fresh, nfresh);
 }
 
 #else /* not x86-64: libunwind */
