@@ -292,6 +292,17 @@ static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void 
 	}
 }
 
+/* A sample the countdown called for, taken with busy raised: the
+ * allocations the walk and the tables make are accounted, not sampled. */
+static inline __attribute__((always_inline)) void take_sample(struct pt_tls *t, void *p,
+							      size_t req, uint8_t flags)
+{
+	PT_MARK(sampled);
+	t->busy++;
+	sample(t, p, req, flags);
+	t->busy--;
+}
+
 static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t flags)
 {
 	if (!pt_started() || t->busy)
@@ -301,10 +312,7 @@ static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t f
 	if (__builtin_expect(t->countdown > 0, 1))
 		return;
 	set_countdown(t, next_countdown(t));
-	PT_MARK(sampled);
-	t->busy++;
-	sample(t, p, req, flags);
-	t->busy--;
+	take_sample(t, p, req, flags);
 }
 
 void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
@@ -317,29 +325,17 @@ void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 		return p;
 	}
 	int saved = errno;
-	if (t->busy)
-		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
-	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)) {
-		tls_init(t);
-		/* this allocation counts against the fresh countdown too (the
-		 * first allocation of a fork child must have its chance) */
-		t->countdown -= (int64_t)req;
-	}
 	/* Sample first, flush after: a peak this allocation makes must be
 	 * recorded after its event in the stream, or the peak's live set
-	 * would miss the very block that made it. */
-	if (t->countdown <= 0) {
-		if (!pt_started()) {
-			set_countdown(t, 0); /* nothing is sampled before start */
-		} else if (t->busy) {
-			set_countdown(t, next_countdown(t)); /* nor from inside the runtime */
-		} else {
-			set_countdown(t, next_countdown(t));
-			PT_MARK(sampled);
-			t->busy++;
-			sample(t, p, req, 0);
-			t->busy--;
-		}
+	 * would miss the very block that made it. A stale thread (new, or set
+	 * up before start) is set up by pt_sample_due, and this allocation
+	 * counts against its fresh countdown too (the first allocation of a
+	 * fork child must have its chance). */
+	if (t->countdown <= 0 || t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)) {
+		if (pt_sample_due(t, req))
+			take_sample(t, p, req, 0);
+	} else if (t->busy) {
+		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
 	}
 	if (t->delta > PT_BATCH_BYTES || pt_g.cfg.mode == PT_MODE_EXACT)
 		flush_delta(t);
@@ -384,10 +380,7 @@ void *pt_sampled_record(struct pt_tls *t, void *p, size_t req, size_t usable)
 	if (__builtin_expect(!pt_ks_active_inline(), 0))
 		return p;
 	int saved = errno;
-	PT_MARK(sampled);
-	t->busy++;
-	sample(t, p, req, 0);
-	t->busy--;
+	take_sample(t, p, req, 0);
 	if (t->delta > PT_BATCH_BYTES)
 		flush_delta(t);
 	errno = saved;
