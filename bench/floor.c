@@ -8,6 +8,18 @@
  *
  * dlsym allocates: while the pointers are being resolved, allocations are
  * served from a static buffer, whose blocks are never freed.
+ *
+ * Built a second time with PT_FLOOR_COUNT as libpt_bench_count.so, the
+ * accounting floor: the same forwarder plus the least that exact byte
+ * accounting takes on every call (what peaktrace's Deliver 2 asks for),
+ * and nothing else: malloc can no longer end in a jump to glibc, since it
+ * must see the block, read its usable size from glibc's chunk header and
+ * add it to a per-thread delta; free reads the header and subtracts; a
+ * delta past 64 KiB either way goes to a global counter with its peak.
+ * No sampling, no stacks, no trace. It counts malloc, calloc, realloc
+ * and free (not the aligned functions, which the benchmarks do not call),
+ * and only under glibc's allocator. bench/run.py prints it beside peaktrace, so that what the
+ * accounting costs and what the sampler adds can be told apart.
  */
 #include <dlfcn.h>
 #include <malloc.h>
@@ -60,6 +72,48 @@ static void resolve(void)
 	resolving = 0;
 }
 
+#ifdef PT_FLOOR_COUNT
+#define BATCH (64 * 1024)
+static __thread long delta __attribute__((tls_model("initial-exec")));
+static long heap, peak;
+
+static __attribute__((noinline)) void flush(void)
+{
+	long d = __atomic_exchange_n(&delta, 0, __ATOMIC_RELAXED);
+	long now = __atomic_add_fetch(&heap, d, __ATOMIC_RELAXED);
+	long old = __atomic_load_n(&peak, __ATOMIC_RELAXED);
+	while (now > old && !__atomic_compare_exchange_n(&peak, &old, now, 1, __ATOMIC_RELAXED,
+							  __ATOMIC_RELAXED))
+		;
+}
+
+/* glibc's usable size: the chunk size less one header word, two when
+ * glibc mmapped the chunk (bit 2) */
+static inline long usable(const void *p)
+{
+	size_t f = ((const size_t *)p)[-1];
+	return (long)((f & ~(size_t)7) - ((f & 2) ? 16 : 8));
+}
+
+/* one instruction, so that a signal handler's allocation is not lost */
+static inline void add(long v)
+{
+	__asm__ volatile("addq %1, %0" : "+m"(delta) : "er"(v));
+}
+
+static inline void *counted(void *p)
+{
+	if (__builtin_expect(p != NULL, 1)) {
+		add(usable(p));
+		if (__builtin_expect(delta > BATCH, 0))
+			flush();
+	}
+	return p;
+}
+#else
+#define counted(p) (p)
+#endif
+
 EXPORT void *malloc(size_t n)
 {
 	if (__builtin_expect(!r_malloc, 0)) {
@@ -67,13 +121,19 @@ EXPORT void *malloc(size_t n)
 		if (!r_malloc)
 			return boot_alloc(n);
 	}
-	return r_malloc(n);
+	return counted(r_malloc(n));
 }
 
 EXPORT void free(void *p)
 {
-	if (__builtin_expect(p != NULL && !is_boot(p), 1))
+	if (__builtin_expect(p != NULL && !is_boot(p), 1)) {
+#ifdef PT_FLOOR_COUNT
+		add(-usable(p));
+		if (__builtin_expect(delta < -BATCH, 0))
+			flush();
+#endif
 		r_free(p);
+	}
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -83,7 +143,7 @@ EXPORT void *calloc(size_t n, size_t size)
 		if (!r_malloc)
 			return boot_alloc(n * size); /* static: zero already */
 	}
-	return r_calloc(n, size);
+	return counted(r_calloc(n, size));
 }
 
 EXPORT void *realloc(void *p, size_t n)
@@ -97,7 +157,16 @@ EXPORT void *realloc(void *p, size_t n)
 			memcpy(q, p, n < avail ? n : avail); /* never past the buffer */
 		return q;
 	}
+#ifdef PT_FLOOR_COUNT
+	long old = usable(p);
+	add(-old);
+	void *q = r_realloc(p, n);
+	if (!q && n != 0)
+		add(old); /* failed: p stays */
+	return counted(q);
+#else
 	return r_realloc(p, n);
+#endif
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)

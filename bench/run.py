@@ -3,9 +3,12 @@
 
 Runs each benchmark program bare (glibc), under a do-nothing interposer
 (bench/floor.c: the cost of LD_PRELOAD interposition itself, which any
-such profiler pays), under peaktrace sampled (default settings), under
-peaktrace exact, and under heaptrack when installed, with the runs
-interleaved (bare, floor, sampled, exact, heaptrack, bare, ...) so that
+such profiler pays), under the accounting floor (the same interposer
+doing exact byte accounting and nothing else: what counting every call
+costs before any sampling), under peaktrace sampled (default settings),
+under peaktrace exact, and under heaptrack when installed, with the runs
+interleaved (bare, floor, count, sampled, exact, heaptrack, bare, ...) so
+that
 machine noise hits all of them alike, and prints the median of each and its
 ratio to the bare median, and the minimum and its ratio to the bare minimum
 (on a shared machine noise only ever adds time: the minimum is the
@@ -49,7 +52,8 @@ def main():
     pairs = os.path.join(build, "bench", "bench_malloc_pairs")
     workload = os.path.join(build, "bench", "bench_workload")
     floor = os.path.join(build, "bench", "libpt_bench_floor.so")
-    for f in (lib, pairs, workload, floor):
+    count = os.path.join(build, "bench", "libpt_bench_count.so")
+    for f in (lib, pairs, workload, floor, count):
         if not os.path.exists(f):
             sys.exit(f"bench: missing {f} (build the release preset first)")
     heaptrack = shutil.which("heaptrack")
@@ -62,6 +66,9 @@ def main():
              # a do-nothing interposer (bench/floor.c): what any LD_PRELOAD
              # profiler pays before it records anything
              ("floor", lambda argv: (argv, dict(base_env, LD_PRELOAD=floor))),
+             # ... plus exact byte accounting alone (floor.c, PT_FLOOR_COUNT):
+             # what counting every call costs, which peaktrace pays too
+             ("count", lambda argv: (argv, dict(base_env, LD_PRELOAD=count))),
              ("sampled", lambda argv: (argv, dict(base_env, LD_PRELOAD=lib, PEAKTRACE_OUT=tmp))),
              ("exact", lambda argv: (argv, dict(base_env, LD_PRELOAD=lib, PEAKTRACE_OUT=tmp,
                                                 PEAKTRACE_MODE="exact")))]
@@ -124,6 +131,8 @@ def main():
                   f"   (min {min(vals):.3f}, {min(vals) / min(results['bare']):.3f}x)")
         print(f"{'':34} sampled over the interposition floor: "
               f"{statistics.median(results['sampled']) / statistics.median(results['floor']):.3f}x")
+        print(f"{'':34} sampled over the accounting floor: "
+              f"{statistics.median(results['sampled']) / statistics.median(results['count']):.3f}x")
         if "workload" in name:
             extra = (statistics.median(rss["sampled"]) - statistics.median(rss["bare"])) / 2**20
             extra_x = (statistics.median(rss["exact"]) - statistics.median(rss["bare"])) / 2**20

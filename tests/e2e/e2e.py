@@ -820,6 +820,10 @@ def tagged_blocks(c):
                   f"{what}: marks {m}")
         if what == "exact" and c.debug:
             check(m.get("shim_tag_alloc", 0) == 0, f"{what}: exact mode tags nothing: {m}")
+        if what == "default" and c.debug:
+            # a sampled block that realloc does not sample again keeps its
+            # tag (8 tries, each sampled again with p ~ 1e-4)
+            check(m.get("shim_tag_kept", 0) > 0, f"{what}: mark shim_tag_kept: {m}")
 
 
 @case

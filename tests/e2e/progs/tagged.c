@@ -7,8 +7,9 @@
  * alignments, impossible sizes). A fork child and the parent then check,
  * grow and free the blocks the parent made; with a failpoint that trips the
  * kill-switch part way through (e2e.py), the blocks made before the trip
- * are reallocated and freed after it. Prints one line per step and a
- * digest, which must be the unprofiled run's.
+ * are reallocated and freed after it. Last, large blocks are shrunk by
+ * realloc (at the default interval: sampled, then not). Prints one line
+ * per step and a digest, which must be the unprofiled run's.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -188,6 +189,30 @@ int main(void)
 	reshape(2);
 	check_all("parent reshaped again");
 	release();
+
+	/* Blocks of 8 MiB, sampled for sure at the default interval, shrunk
+	 * to 24 bytes, which are sampled again about once in 10^4: the realloc
+	 * keeps the tag of a block it does not sample (e2e.py asserts the
+	 * mark); contents and usable size as ever. */
+	for (int i = 0; i < 8; i++) {
+		unsigned char *big = malloc((size_t)8 << 20);
+		expect(big != NULL, "big block", i);
+		if (!big)
+			continue;
+		for (int k = 0; k < 64; k++)
+			big[k] = (unsigned char)(k * 3 + i);
+		unsigned char *small = realloc(big, 24);
+		expect(small != NULL, "big block shrunk", i);
+		if (!small)
+			continue;
+		int same = 1;
+		for (int k = 0; k < 24; k++)
+			same &= small[k] == (unsigned char)(k * 3 + i);
+		expect(same, "contents after the shrink", i);
+		expect(malloc_usable_size(small) >= 24, "usable size after the shrink", i);
+		memset(small, 0x5a, malloc_usable_size(small));
+		free(small);
+	}
 	printf("parent: %s, child %d\n", bad ? "BROKEN" : "all kept", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	return bad != 0;
 }
