@@ -171,6 +171,16 @@ static void extend_peak(uint64_t weight)
 	atomic_store_explicit(&pt_g.peak_lock, 0, memory_order_release);
 }
 
+/* A sampled block of weight w was freed: while the total is at its peak,
+ * the sampled weight freed since it grows (extend_peak). Away from the
+ * peak nothing: the next peak starts it from 0, and an unconditional add
+ * was a locked instruction on a shared line for every sampled free. */
+static inline void note_peak_free(uint64_t w)
+{
+	if (w && atomic_load_explicit(&pt_g.at_peak, memory_order_relaxed))
+		atomic_fetch_add_explicit(&pt_g.peak_free_w, w, memory_order_relaxed);
+}
+
 static inline void left_peak(void)
 {
 	if (atomic_load_explicit(&pt_g.at_peak, memory_order_relaxed))
@@ -246,17 +256,29 @@ static void note_thread_name(struct pt_tls *t)
 		t->name_check = 0; /* the ring is full: again at the next sample */
 }
 
-/* Inline in its callers: one frame fewer for every walk. */
+/* The sample bits of a tag word (PT_TAG_SAMPLE_SHIFT): weight w (or
+ * PT_TAG_W_TABLE) recorded in this generation. */
+static inline uintptr_t tag_sample_bits(uint64_t w)
+{
+	unsigned gen = atomic_load_explicit(&pt_g.gen, memory_order_relaxed) & 0xffu;
+	return (uintptr_t)w << PT_TAG_W_SHIFT | (uintptr_t)gen << PT_TAG_SAMPLE_SHIFT;
+}
+
+/* Inline in its callers: one frame fewer for every walk. tagword: the
+ * tag word of a tagged block (the sample goes there, see runtime.h), or
+ * NULL (the live table). */
 static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void *p, size_t req,
-							 uint8_t flags)
+							 uint8_t flags, uintptr_t *tagword)
 {
 	/* Exact mode records every block, so a free needs no lookup to know
 	 * it was recorded: the table (a cache and TLB miss per call on tens of
-	 * MiB) is skipped and every free is written (live.all). */
+	 * MiB) is skipped and every free is written (live.all). A tagged
+	 * block's sample is in its tag, unless the weight is too large. */
 	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
-	if (!exact)
-		pt_live_prefetch(&pt_g.live, (uintptr_t)p);
 	uint64_t weight = exact ? req : pt_sampler_weight(req, pt_sample_bytes());
+	bool table = !exact && (!tagword || weight >= PT_TAG_W_TABLE || PT_FAIL(tag_weight));
+	if (table)
+		pt_live_prefetch(&pt_g.live, (uintptr_t)p);
 	if (__builtin_expect(pt_pyalloc_pending(), 0) && pt_pyglue_active())
 		pt_pyalloc_try_install();
 	uint32_t stack = 0;
@@ -268,7 +290,7 @@ static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void 
 			return; /* the kill-switch is tripped; nothing else to do */
 		}
 	}
-	if (!exact && pt_live_insert(&pt_g.live, (uintptr_t)p, weight) < 0) {
+	if (table && pt_live_insert(&pt_g.live, (uintptr_t)p, weight) < 0) {
 		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
 		return;
 	}
@@ -281,6 +303,10 @@ static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void 
 	};
 	if (pt_ring_push(&pt_g.ring, &ev) == 0) {
 		extend_peak(weight);
+		if (tagword) {
+			PT_MARK(sample_in_tag);
+			*tagword |= tag_sample_bits(table ? PT_TAG_W_TABLE : weight);
+		}
 	} else {
 		if (exact) {
 			push_or_drop(&ev, true);
@@ -288,18 +314,20 @@ static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void 
 		}
 		PT_MARK(ring_full_drop);
 		atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
-		pt_live_remove(&pt_g.live, (uintptr_t)p, NULL);
+		if (table)
+			pt_live_remove(&pt_g.live, (uintptr_t)p, NULL);
 	}
 }
 
 /* A sample the countdown called for, taken with busy raised: the
  * allocations the walk and the tables make are accounted, not sampled. */
 static inline __attribute__((always_inline)) void take_sample(struct pt_tls *t, void *p,
-							      size_t req, uint8_t flags)
+							      size_t req, uint8_t flags,
+							      uintptr_t *tagword)
 {
 	PT_MARK(sampled);
 	t->busy++;
-	sample(t, p, req, flags);
+	sample(t, p, req, flags, tagword);
 	t->busy--;
 }
 
@@ -312,7 +340,7 @@ static inline void maybe_sample(struct pt_tls *t, void *p, size_t req, uint8_t f
 	if (__builtin_expect(t->countdown > 0, 1))
 		return;
 	set_countdown(t, next_countdown(t));
-	take_sample(t, p, req, flags);
+	take_sample(t, p, req, flags, NULL);
 }
 
 void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
@@ -333,7 +361,7 @@ void *pt_slow_alloc(struct pt_tls *t, void *p, size_t req)
 	 * fork child must have its chance). */
 	if (t->countdown <= 0 || t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed)) {
 		if (pt_sample_due(t, req))
-			take_sample(t, p, req, 0);
+			take_sample(t, p, req, 0, NULL);
 	} else if (t->busy) {
 		PT_MARK(shim_reentry_passthrough); /* an allocation from inside the runtime */
 	}
@@ -373,14 +401,14 @@ bool pt_sample_due(struct pt_tls *t, size_t req)
 	return due;
 }
 
-void *pt_sampled_record(struct pt_tls *t, void *p, size_t req, size_t usable)
+void *pt_sampled_record(struct pt_tls *t, void *p, size_t req, size_t usable, uintptr_t *tagword)
 {
 	pt_delta_add(t, (int64_t)usable);
 	t->nallocs++;
 	if (__builtin_expect(!pt_ks_active_inline(), 0))
 		return p;
 	int saved = errno;
-	take_sample(t, p, req, 0);
+	take_sample(t, p, req, 0, tagword);
 	if (t->delta > PT_BATCH_BYTES)
 		flush_delta(t);
 	errno = saved;
@@ -415,11 +443,41 @@ void pt_slow_free(struct pt_tls *t, void *p)
 	if (!pt_g.live.all && !pt_live_remove(&pt_g.live, (uintptr_t)p, &weight))
 		return;
 	PT_MARK(free_of_sampled);
-	if (weight)
-		atomic_fetch_add_explicit(&pt_g.peak_free_w, weight, memory_order_relaxed);
+	note_peak_free(weight);
 	int saved = errno;
 	t->busy++;
 	struct pt_event ev = { .kind = PT_EV_FREE, .tid = t->tid, .addr = (uintptr_t)p };
+	push_or_drop(&ev, true);
+	t->busy--;
+	errno = saved;
+}
+
+void pt_tagged_free(struct pt_tls *t, void *q, size_t usable, uintptr_t tagword)
+{
+	pt_delta_add(t, -(int64_t)usable);
+	if (t->delta < -PT_BATCH_BYTES)
+		flush_delta(t);
+	uint64_t w = (uint64_t)tagword >> PT_TAG_W_SHIFT;
+	if (w == 0)
+		return; /* not a sample */
+	if (w == PT_TAG_W_TABLE) {
+		pt_slow_free(t, q); /* its sample is in the table */
+		return;
+	}
+	unsigned gen = atomic_load_explicit(&pt_g.gen, memory_order_relaxed);
+	if (((tagword >> PT_TAG_SAMPLE_SHIFT) & 0xffu) != (gen & 0xffu)) {
+		PT_MARK(tag_other_generation); /* a fork child frees its parent's sample */
+		return;
+	}
+	if (!pt_started() || t->busy)
+		return;
+	if (t->gen != gen)
+		tls_init(t);
+	PT_MARK(free_of_sampled);
+	note_peak_free(w);
+	int saved = errno;
+	t->busy++;
+	struct pt_event ev = { .kind = PT_EV_FREE, .tid = t->tid, .addr = (uintptr_t)q };
 	push_or_drop(&ev, true);
 	t->busy--;
 	errno = saved;

@@ -240,11 +240,34 @@ static inline bool pt_fast_free_due(struct pt_tls *t, void *p, size_t usable)
  * countdown (setting a stale thread up first); true when this allocation
  * is to be sampled (started, not from inside the runtime).
  * pt_sampled_record: accounts a block of usable bytes and records the
- * sample of req bytes at p; returns p (callers end in a tail call).
- * pt_count_flush: the batched delta is due; returns p. */
+ * sample of req bytes at p, which is tagged: the sample goes into its tag
+ * word (*tagword, see PT_TAG_SAMPLE_SHIFT), not into the live table;
+ * returns p (callers end in a tail call).
+ * pt_count_flush: the batched delta is due; returns p.
+ * pt_tagged_free: before a tagged block q goes back to glibc (kill-switch
+ * active), with its tag word: its bytes are uncounted and, when the tag
+ * holds a sample of this process, its free is recorded. */
 bool pt_sample_due(struct pt_tls *t, size_t req);
-void *pt_sampled_record(struct pt_tls *t, void *p, size_t req, size_t usable);
+void *pt_sampled_record(struct pt_tls *t, void *p, size_t req, size_t usable, uintptr_t *tagword);
 void *pt_count_flush(struct pt_tls *t, void *p);
+void pt_tagged_free(struct pt_tls *t, void *q, size_t usable, uintptr_t tagword);
+
+/* A tagged block's tag word (shims/malloc.c) carries its sample, so that
+ * neither its allocation nor its free touches the live table (its slot
+ * and the filter, a few locked instructions on shared lines and a cache
+ * miss each way, were a third of what a sample cost):
+ *   bits 0-19   glibc's "mmapped" bit and the tag's offset (the shims')
+ *   bits 20-27  the generation (pt_g.gen) the sample was recorded in: a
+ *               fork child's trace has none of its parent's samples, and
+ *               records no free of them
+ *   bits 28-63  the sample's weight; 0: not a sample (not recorded, or
+ *               recorded and freed by a realloc that did not sample the
+ *               block again); PT_TAG_W_TABLE: a weight too large for the
+ *               field (2^36 bytes or more), kept in the live table. */
+#define PT_TAG_SAMPLE_SHIFT 20
+#define PT_TAG_W_SHIFT 28
+#define PT_TAG_W_TABLE ((UINT64_C(1) << (64 - PT_TAG_W_SHIFT)) - 1)
+#define PT_TAG_SAMPLE_MASK (~(uintptr_t)0 << PT_TAG_SAMPLE_SHIFT)
 
 /* The accounting of an allocation whose sampling was decided before the
  * call; true when the batched delta is due (pt_count_flush). */

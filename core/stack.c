@@ -145,18 +145,43 @@ int pt_stack_capture_guarded(void *arg)
  * 100 ms), and the parent and child handlers open it again. A sample that
  * finds the gate closed is recorded without a stack. Should the wait time
  * out, the child never walks native stacks (its samples keep their Python
- * frames). Enter/leave are two atomic operations on the sampled path only.
+ * frames). Enter/leave are two atomic operations on the sampled path only,
+ * on one of 16 counters picked by thread id: one shared counter was a
+ * cache line that every sample of every thread took from the others
+ * (two locked operations on it per sample). The prepare handler reads
+ * them all.
  */
-static atomic_int walkers;      /* threads inside a walk */
+#define WALK_STRIPES 16
+static struct {
+	_Alignas(64) atomic_int n;
+} walkers[WALK_STRIPES];        /* threads inside a walk, by stripe */
 static atomic_int gate_closed;  /* a fork is in progress */
 static int child_unsafe;        /* a walk was in progress at fork time */
 static int wait_timed_out;      /* prepare gave up waiting for the walkers */
 
+/* The calling thread's counter: the same at enter and leave (a thread's
+ * id does not change within a walk). */
+static inline atomic_int *my_walkers(void)
+{
+	return &walkers[pt_tls.tid % WALK_STRIPES].n;
+}
+
+/* True while some thread is inside a walk (seq_cst: pairs with enter's
+ * increment and gate load, Dekker style, stripe by stripe). */
+static bool any_walkers(void)
+{
+	for (int i = 0; i < WALK_STRIPES; i++)
+		if (atomic_load_explicit(&walkers[i].n, memory_order_seq_cst))
+			return true;
+	return false;
+}
+
 bool pt_walk_enter(void)
 {
-	atomic_fetch_add_explicit(&walkers, 1, memory_order_seq_cst);
+	atomic_int *w = my_walkers();
+	atomic_fetch_add_explicit(w, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&gate_closed, memory_order_seq_cst) || child_unsafe) {
-		atomic_fetch_sub_explicit(&walkers, 1, memory_order_seq_cst);
+		atomic_fetch_sub_explicit(w, 1, memory_order_seq_cst);
 		PT_MARK(walk_gate_closed);
 		return false;
 	}
@@ -165,7 +190,7 @@ bool pt_walk_enter(void)
 
 void pt_walk_leave(void)
 {
-	atomic_fetch_sub_explicit(&walkers, 1, memory_order_seq_cst);
+	atomic_fetch_sub_explicit(my_walkers(), 1, memory_order_seq_cst);
 }
 
 void pt_walk_fork_prepare(void)
@@ -175,11 +200,11 @@ void pt_walk_fork_prepare(void)
 		wait_timed_out = 1;
 		return;
 	}
-	for (int i = 0; i < 2000 && atomic_load_explicit(&walkers, memory_order_seq_cst); i++) {
+	for (int i = 0; i < 2000 && any_walkers(); i++) {
 		struct timespec ts = { 0, 50000 };
 		nanosleep(&ts, NULL);
 	}
-	wait_timed_out = atomic_load_explicit(&walkers, memory_order_seq_cst) != 0;
+	wait_timed_out = any_walkers();
 }
 
 void pt_walk_fork_parent(void)
@@ -190,11 +215,12 @@ void pt_walk_fork_parent(void)
 
 void pt_walk_fork_child(void)
 {
-	if (wait_timed_out || atomic_load_explicit(&walkers, memory_order_relaxed)) {
+	if (wait_timed_out || any_walkers()) {
 		PT_MARK(walk_unsafe_in_child);
 		child_unsafe = 1;
 	}
 	wait_timed_out = 0;
-	atomic_store_explicit(&walkers, 0, memory_order_relaxed);
+	for (int i = 0; i < WALK_STRIPES; i++)
+		atomic_store_explicit(&walkers[i].n, 0, memory_order_relaxed);
 	atomic_store_explicit(&gate_closed, 0, memory_order_seq_cst);
 }

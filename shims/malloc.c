@@ -164,7 +164,10 @@ static inline size_t usable_size(void *p)
  *   q[-1] = off << 3 | 2   bit 2 is glibc's "mmapped" bit: the free fast
  *                          path's one test of the header word sends a
  *                          tagged block to free_slow, as it does glibc's
- *                          mmapped chunks and the bootstrap blocks;
+ *                          mmapped chunks and the bootstrap blocks; above
+ *                          bit 20, the sample itself (its weight and
+ *                          generation: runtime.h, PT_TAG_SAMPLE_SHIFT),
+ *                          so the live table is not used for it at all;
  *   q[-2] = TAG_KEY ^ q    where glibc keeps an mmapped chunk's prev_size,
  *                          an offset below a page: with TAG_KEY's top bits
  *                          set, no user address makes it one.
@@ -207,7 +210,7 @@ static inline void *tag(void *raw, size_t off)
 
 static inline size_t tag_off(const void *q)
 {
-	return ((const uintptr_t *)q)[-1] >> 3;
+	return (((const uintptr_t *)q)[-1] & ~PT_TAG_SAMPLE_MASK) >> 3;
 }
 
 static inline void *tag_raw(void *q)
@@ -231,8 +234,8 @@ static inline void untag(void *q)
 static inline void *tag_record(void *raw, size_t off, size_t req)
 {
 	PT_MARK(shim_tag_alloc);
-	void *q = tag(raw, off);
-	return pt_sampled_record(&pt_tls, q, req, pt_glibc_usable(raw) - off);
+	uintptr_t *q = tag(raw, off);
+	return pt_sampled_record(&pt_tls, q, req, pt_glibc_usable(raw) - off, &q[-1]);
 }
 
 /* The sampled allocations: the raw block, tagged and recorded. */
@@ -341,9 +344,7 @@ static __attribute__((noinline)) void free_tagged(void *q)
 	void *raw = tag_raw(q);
 	PT_MARK(shim_tag_free);
 	if (pt_ks_active()) {
-		struct pt_tls *t = &pt_tls;
-		pt_delta_add(t, -(int64_t)tag_usable(q));
-		pt_slow_free_any(t, q);
+		pt_tagged_free(&pt_tls, q, tag_usable(q), ((uintptr_t *)q)[-1]);
 	} else {
 		PT_MARK(shim_passthrough_after_trip);
 	}
@@ -463,9 +464,11 @@ static __attribute__((noinline)) void *realloc_tagged(void *q, size_t n)
 	}
 	PT_MARK(shim_tag_realloc);
 	struct pt_tls *t = &pt_tls;
-	/* its free first, for the reason realloc gives */
-	pt_delta_add(t, -(int64_t)old);
-	pt_slow_free_any(t, q);
+	/* its free first, for the reason realloc gives; the tag then holds
+	 * no sample */
+	uintptr_t *word = &((uintptr_t *)q)[-1];
+	pt_tagged_free(t, q, old, *word);
+	*word &= ~PT_TAG_SAMPLE_MASK;
 	if (n == 0) {
 		/* glibc frees the block and returns NULL */
 		untag(q);
@@ -474,8 +477,8 @@ static __attribute__((noinline)) void *realloc_tagged(void *q, size_t n)
 	}
 	/* The raw block grows or shrinks where glibc can, and keeps its
 	 * offset and tag: sampled again, it is recorded; if not, it stays a
-	 * tagged block that is not in the live table (its free finds nothing
-	 * to record). Untagging it would take a copy of the whole block. */
+	 * tagged block with no sample in its tag (its free records nothing).
+	 * Untagging it would take a copy of the whole block. */
 	bool again = pt_fast_gate_open() && sample_now(n);
 	void *raw2 = n <= PTRDIFF_MAX - off ? pt_real.realloc(raw, n + off) : NULL;
 	if (raw2) {
@@ -490,7 +493,7 @@ static __attribute__((noinline)) void *realloc_tagged(void *q, size_t n)
 	/* Failed: q is still allocated, and tagged; recorded again, as
 	 * allocated here (see realloc). */
 	PT_MARK(shim_realloc_failed);
-	(void)pt_sampled_record(t, q, old, old);
+	(void)pt_sampled_record(t, q, old, old, word);
 	return NULL;
 }
 

@@ -403,21 +403,48 @@ def fork_walk_timeout(c):
         check(marks(mfile).get("walk_unsafe_in_child", 0) >= 20, f"marks: {marks(mfile)}")
 
 
+def jemalloc_path():
+    return next((p for p in ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+                             "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+                             "/usr/lib64/libjemalloc.so.2") if os.path.exists(p)), None)
+
+
 @case
 def live_table_crowded(c):
     """A heap with far more live samples than the live table holds (a
     1024-slot table, a 4 KiB interval, 60000 blocks of 512 B: about 7000
-    samples at the first interval) still gets its peak estimated: as the
-    table crowds, the writer coarsens the sampling (weights of same-sized
+    samples at the first interval) still gets its peak estimated.
+    Under glibc's allocator the samples are in the blocks' tags, not in
+    the table (shims/malloc.c): every one is kept at its first weight, and
+    the estimate is close. Under another allocator (libjemalloc preloaded
+    after ours; skipped when it is not installed) they are in the table:
+    as it crowds, the writer coarsens the sampling (weights of same-sized
     blocks grow) instead of letting the table fill and drop samples.
     Without coarsening the table holds at most 768 of them: an estimate
     near an eighth of the truth."""
     n, size = 60000, 512
+    argv = [c.prog("grower"), str(n), str(size), "1000", "8"]
+    env = {"PEAKTRACE_MAX_LIVE_LOG2": "10", "PEAKTRACE_SAMPLE_BYTES": "4096"}
+    mfile = os.path.join(c.tmp, "marks-crowded-glibc")
+    traces, _ = same_as_unprofiled(c, argv, dict(env, PEAKTRACE_COVMARKS_OUT=mfile), timeout=120)
+    check(len(traces) == 1, f"one trace expected: {traces}")
+    recs, _ = c.decode(traces[0])
+    w = [r["weight"] for r in recs if r["type"] == "alloc" and r["size"] == size]
+    check(len(w) > 2000 and min(w) == max(w), f"glibc: samples kept at one weight: "
+          f"{len(w)} samples, weights {min(w, default=0)}..{max(w, default=0)}")
+    got, want = bytes_in(c.collapsed(traces[0]), "site_grow"), n * size
+    check(abs(got - want) <= 0.05 * want, f"glibc: site_grow estimate {got}, want {want} +-5%")
+    if c.debug:
+        m = marks(mfile)
+        check(m.get("sample_in_tag", 0) > 2000 and m.get("live_table_coarser", 0) == 0,
+              f"glibc: samples in tags, the table left alone: {m}")
+    je = jemalloc_path()
+    if je is None:
+        print("jemalloc part skipped: libjemalloc.so.2 not installed")
+        return
     mfile = os.path.join(c.tmp, "marks-crowded")
-    traces, _ = same_as_unprofiled(c, [c.prog("grower"), str(n), str(size), "1000", "8"],
-                                   {"PEAKTRACE_MAX_LIVE_LOG2": "10",
-                                    "PEAKTRACE_SAMPLE_BYTES": "4096",
-                                    "PEAKTRACE_COVMARKS_OUT": mfile}, timeout=120)
+    traces, _ = same_as_unprofiled(c, argv, dict(env, LD_PRELOAD=c.lib + ":" + je,
+                                                 PEAKTRACE_COVMARKS_OUT=mfile), timeout=120)
     check(len(traces) == 1, f"one trace expected: {traces}")
     recs, _ = c.decode(traces[0])
     w = sorted(r["weight"] for r in recs if r["type"] == "alloc" and r["size"] == size)
@@ -786,9 +813,14 @@ def tagged_blocks(c):
     relies on (progs/tagged.c: contents, zeroes, alignment, usable sizes,
     realloc both ways and to 0, glibc's errors), in a fork child too, and
     after a kill-switch trip part way through; and every sampled block's
-    free is recorded."""
+    free is recorded (the sample is in the tag: a child records no free of
+    its parent's samples)."""
     argv = [c.prog("tagged")]
     for what, env in (("every block sampled", {"PEAKTRACE_SAMPLE_BYTES": "1"}),
+                      # weights too large for the tag (failpoint): the
+                      # samples go to the live table, and frees find them
+                      ("every block sampled, in the table", {"PEAKTRACE_SAMPLE_BYTES": "1",
+                                                             "PEAKTRACE_FAILPOINTS": "tag_weight=return"}),
                       ("trip after 30 samples", {"PEAKTRACE_SAMPLE_BYTES": "1",
                                                  "PEAKTRACE_FAILPOINTS": "unwind=30*off->segv"}),
                       ("default", {}), ("exact", {"PEAKTRACE_MODE": "exact"})):
@@ -803,7 +835,7 @@ def tagged_blocks(c):
         else:
             check(se == base[2], f"{what}: stderr {se!r}")
         m = marks(mfile) if c.debug else {}
-        if what == "every block sampled":
+        if what.startswith("every block sampled"):
             check(len(traces) == 2, f"{what}: parent and child traces: {traces}")
             for t in traces:
                 recs, _ = c.decode(t)
@@ -812,8 +844,11 @@ def tagged_blocks(c):
                 # the parent keeps stdout's buffer (one block)
                 check(allocs >= 40 and 0 <= allocs - frees <= 1,
                       f"{what}: {t}: {allocs} sampled blocks, {frees} frees recorded")
-            if c.debug:
-                for name in ("shim_tag_alloc", "shim_tag_free", "shim_tag_realloc"):
+            if c.debug and what == "every block sampled":
+                # tag_other_generation: the child freed and reshaped its
+                # parent's samples, which its own trace never had
+                for name in ("shim_tag_alloc", "shim_tag_free", "shim_tag_realloc", "sample_in_tag",
+                             "tag_other_generation"):
                     check(m.get(name, 0) > 0, f"{what}: mark {name}: {m}")
         if "trip" in what and c.debug:
             check(m.get("shim_tag_alloc", 0) > 0 and m.get("shim_passthrough_after_trip", 0) > 0,
@@ -1133,9 +1168,7 @@ def other_allocator_mappings(c):
     be counted again (known's 107 MB peak was reported near twice that,
     part of it "in libjemalloc"). Skipped when libjemalloc is not
     installed (Debian: libjemalloc2)."""
-    je = next((p for p in ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
-                           "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-                           "/usr/lib64/libjemalloc.so.2") if os.path.exists(p)), None)
+    je = jemalloc_path()
     if je is None:
         print("skipped: libjemalloc.so.2 not installed")
         return
