@@ -279,6 +279,7 @@ static inline __attribute__((always_inline)) void sample(struct pt_tls *t, void 
 	bool table = !exact && (!tagword || weight >= PT_TAG_W_TABLE || PT_FAIL(tag_weight));
 	if (table)
 		pt_live_prefetch(&pt_g.live, (uintptr_t)p);
+	pt_ring_prefetch(&pt_g.ring);
 	if (__builtin_expect(pt_pyalloc_pending(), 0) && pt_pyglue_active())
 		pt_pyalloc_try_install();
 	uint32_t stack = 0;

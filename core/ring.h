@@ -71,6 +71,20 @@ int pt_ring_stalled(struct pt_ring *r);
  * producer may be dead or interrupted). */
 void pt_ring_skip(struct pt_ring *r);
 
+/* Starts loading the line of the head and of the cell a push would take
+ * now: both are usually in the writer's or another producer's cache. A
+ * sample calls this before it walks the stack, so its push finds them
+ * (another producer may move the head meanwhile: a hint, nothing more).
+ * Always inline, for the reason pt_live_prefetch gives (core/live.h). */
+static inline __attribute__((always_inline)) void pt_ring_prefetch(struct pt_ring *r)
+{
+	if (r->cells) {
+		size_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+		__builtin_prefetch(&r->cells[pos & r->mask], 1);
+		__builtin_prefetch(&r->head, 1);
+	}
+}
+
 static inline size_t pt_ring_head(struct pt_ring *r)
 {
 	return atomic_load_explicit(&r->head, memory_order_acquire);
