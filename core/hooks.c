@@ -434,6 +434,20 @@ void pt_slow_free_any(struct pt_tls *t, void *p)
 		pt_slow_free(t, p);
 }
 
+/* The free of a sample of weight w at p (the thread set up, started,
+ * not from inside the runtime). */
+static void record_free(struct pt_tls *t, void *p, uint64_t w)
+{
+	PT_MARK(free_of_sampled);
+	note_peak_free(w);
+	int saved = errno;
+	t->busy++;
+	struct pt_event ev = { .kind = PT_EV_FREE, .tid = t->tid, .addr = (uintptr_t)p };
+	push_or_drop(&ev, true);
+	t->busy--;
+	errno = saved;
+}
+
 void pt_slow_free(struct pt_tls *t, void *p)
 {
 	if (!p || !pt_ks_active_inline() || !pt_started() || t->busy)
@@ -443,14 +457,7 @@ void pt_slow_free(struct pt_tls *t, void *p)
 	uint64_t weight = 0;
 	if (!pt_g.live.all && !pt_live_remove(&pt_g.live, (uintptr_t)p, &weight))
 		return;
-	PT_MARK(free_of_sampled);
-	note_peak_free(weight);
-	int saved = errno;
-	t->busy++;
-	struct pt_event ev = { .kind = PT_EV_FREE, .tid = t->tid, .addr = (uintptr_t)p };
-	push_or_drop(&ev, true);
-	t->busy--;
-	errno = saved;
+	record_free(t, p, weight);
 }
 
 void pt_tagged_free(struct pt_tls *t, void *q, size_t usable, uintptr_t tagword)
@@ -474,14 +481,7 @@ void pt_tagged_free(struct pt_tls *t, void *q, size_t usable, uintptr_t tagword)
 		return;
 	if (t->gen != gen)
 		tls_init(t);
-	PT_MARK(free_of_sampled);
-	note_peak_free(w);
-	int saved = errno;
-	t->busy++;
-	struct pt_event ev = { .kind = PT_EV_FREE, .tid = t->tid, .addr = (uintptr_t)q };
-	push_or_drop(&ev, true);
-	t->busy--;
-	errno = saved;
+	record_free(t, q, w);
 }
 
 static void unsample(struct pt_tls *t, void *p)
