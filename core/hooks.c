@@ -448,12 +448,21 @@ static void record_free(struct pt_tls *t, void *p, uint64_t w)
 	errno = saved;
 }
 
-void pt_slow_free(struct pt_tls *t, void *p)
+/* True when a free of a sample is to be recorded now (profiling active,
+ * started, not from inside the runtime), the thread set up for it. */
+static bool free_recordable(struct pt_tls *t)
 {
-	if (!p || !pt_ks_active_inline() || !pt_started() || t->busy)
-		return; /* (NULL: from a Python wrapper, which does not test it) */
+	if (!pt_ks_active_inline() || !pt_started() || t->busy)
+		return false;
 	if (t->gen != atomic_load_explicit(&pt_g.gen, memory_order_relaxed))
 		tls_init(t);
+	return true;
+}
+
+void pt_slow_free(struct pt_tls *t, void *p)
+{
+	if (!p || !free_recordable(t))
+		return; /* (NULL: from a Python wrapper, which does not test it) */
 	uint64_t weight = 0;
 	if (!pt_g.live.all && !pt_live_remove(&pt_g.live, (uintptr_t)p, &weight))
 		return;
@@ -477,11 +486,8 @@ void pt_tagged_free(struct pt_tls *t, void *q, size_t usable, uintptr_t tagword)
 		PT_MARK(tag_other_generation); /* a fork child frees its parent's sample */
 		return;
 	}
-	if (!pt_started() || t->busy)
-		return;
-	if (t->gen != gen)
-		tls_init(t);
-	record_free(t, q, w);
+	if (free_recordable(t))
+		record_free(t, q, w);
 }
 
 static void unsample(struct pt_tls *t, void *p)

@@ -358,6 +358,21 @@ static void test_enospc_leaves_chunk_intact(void **state)
 	assert_int_equal(pt_enc_free(&e, 0), -ENOSPC);
 }
 
+/* One record written by the fast path into a (roomy: ra) and by the
+ * general path into b (capacity cap: rb): the same bytes and address
+ * state, or b refused a record that cannot fit. */
+static void same_record(const struct pt_enc *a, int ra, const struct pt_enc *b, int rb, size_t cap)
+{
+	assert_int_equal(ra, 0);
+	if (rb == 0) {
+		assert_int_equal(a->len, b->len);
+		assert_memory_equal(a->p, b->p, a->len);
+		assert_true(a->last_addr == b->last_addr);
+	} else {
+		assert_true(a->len > cap); /* only a record that cannot fit */
+	}
+}
+
 /* ALLOC and FREE have a path of their own when the chunk has room to
  * spare; near the end of a chunk they take the general one. Both must
  * write the same bytes and leave the same address state. */
@@ -383,28 +398,14 @@ static void test_fast_records_match_general(void **state)
 		b.last_addr = v[5];
 		int ra = pt_enc_alloc(&a, (uint32_t)v[0], v[1], v[2], v[3], (uint32_t)v[4]);
 		int rb = pt_enc_alloc(&b, (uint32_t)v[0], v[1], v[2], v[3], (uint32_t)v[4]);
-		assert_int_equal(ra, 0);
-		if (rb == 0) {
-			assert_int_equal(a.len, b.len);
-			assert_memory_equal(big, tight, a.len);
-			assert_true(a.last_addr == b.last_addr);
-		} else {
-			assert_true(a.len > 51); /* only a record that cannot fit */
-		}
+		same_record(&a, ra, &b, rb, 51);
 		pt_enc_init(&a, big, sizeof big);
 		a.last_addr = v[4];
 		pt_enc_init(&b, tight, 11); /* < 2 + 10 */
 		b.last_addr = v[4];
 		ra = pt_enc_free(&a, v[1]);
 		rb = pt_enc_free(&b, v[1]);
-		assert_int_equal(ra, 0);
-		if (rb == 0) {
-			assert_int_equal(a.len, b.len);
-			assert_memory_equal(big, tight, a.len);
-			assert_true(a.last_addr == b.last_addr);
-		} else {
-			assert_true(a.len > 11);
-		}
+		same_record(&a, ra, &b, rb, 11);
 	}
 }
 
