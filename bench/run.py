@@ -7,13 +7,15 @@ such profiler pays), under the accounting floor (the same interposer
 doing exact byte accounting and nothing else: what counting every call
 costs before any sampling), under peaktrace sampled (default settings),
 under peaktrace exact, and under heaptrack when installed, with the runs
-interleaved (bare, floor, count, sampled, exact, heaptrack, bare, ...) so
-that
-machine noise hits all of them alike, and prints the median of each and its
-ratio to the bare median, and the minimum and its ratio to the bare minimum
+interleaved (bare, floor, count, sampled, exact, heaptrack, bare, ...;
+each repetition starts one variant later than the one before) so that
+machine noise hits all of them alike. Prints the median of each and its
+ratio to the bare median; the minimum and its ratio to the bare minimum
 (on a shared machine noise only ever adds time: the minimum is the
-steadier figure). Also prints the runtime's memory (max RSS over
-bare) and the trace growth rate for the realistic workload.
+steadier figure); and the paired ratio, the median over repetitions of
+each run's ratio to the bare run of its own repetition (slow drifts of
+the machine's load cancel). Also prints the runtime's memory (max RSS
+over bare) and the trace growth rate for the realistic workload.
 
 usage: bench/run.py [--build build/release] [--reps 5] [--quick]
 Never a timed test: these machines are shared and noisy; read the ratios.
@@ -104,12 +106,21 @@ def main():
         results = {}
         rss = {}
         trace_rate = []
-        for _ in range(a.reps):
-            for vname, mk in variants():
+        for rep in range(a.reps):
+            # each repetition starts one variant later: none always runs
+            # right after another (heaptrack's large output, exact mode's
+            # long runs) or always first
+            vs = variants()
+            k = rep % len(vs)
+            for vname, mk in vs[k:] + vs[:k]:
                 for f in os.listdir(tmp):
                     p = os.path.join(tmp, f)
                     if os.path.isfile(p):
                         os.unlink(p)
+                # the runs before wrote traces of up to tens of MiB (exact
+                # mode, heaptrack): their writeback is not left to slow
+                # this run's own writes
+                os.sync()
                 run_argv = argv
                 if vname in ("exact", "heaptrack") and argv[0] == pairs:
                     run_argv = argv[:-1] + [str(max(int(argv[-1]) // slow_div, 1000))]
@@ -125,10 +136,16 @@ def main():
                                if f.endswith(".ptrace"))
                     trace_rate.append(size / max(wall, 1e-3) * 60)
         bare = statistics.median(results["bare"])
-        for vname, vals in results.items():
+        for vname, _ in variants():
+            vals = results[vname]
             m = statistics.median(vals)
+            # paired: the median of each repetition's own ratio to its bare
+            # run (the two ran seconds apart, so slow drifts of the
+            # machine's load cancel)
+            paired = statistics.median(v / b for v, b in zip(vals, results["bare"]))
             print(f"{name:34} {vname:10} {m:10.3f} {m / bare:7.3f}x  {unit}"
-                  f"   (min {min(vals):.3f}, {min(vals) / min(results['bare']):.3f}x)")
+                  f"   (min {min(vals):.3f}, {min(vals) / min(results['bare']):.3f}x;"
+                  f" paired {paired:.3f}x)")
         print(f"{'':34} sampled over the interposition floor: "
               f"{statistics.median(results['sampled']) / statistics.median(results['floor']):.3f}x")
         print(f"{'':34} sampled over the accounting floor: "
