@@ -446,8 +446,67 @@ static void on_trip(const char *reason)
 	pt_writer_note_trip(reason);
 }
 
+/* The process's thread count from /proc/self/stat (field 20); -1 when
+ * it cannot be read. */
+static int proc_threads(void)
+{
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[1024];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
+	if (!p)
+		return -1;
+	for (int field = 2; field < 20 && *p; p++)
+		if (*p == ' ')
+			field++;
+	int threads = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		threads = threads * 10 + (*p - '0');
+	return threads > 0 ? threads : -1;
+}
+
+/* Python 3.12 and later warn at os.fork() when the process has more than
+ * one thread (a DeprecationWarning on stderr after the fork, an exception
+ * under -W error), and count them from the kernel: the writer alone would
+ * make every fork of a single-threaded Python program warn. */
+static bool python_warns_on_threads(void)
+{
+	const char *v = pt_pyglue_version();
+	if (!v || v[0] != '3' || v[1] != '.')
+		return false;
+	unsigned minor = 0;
+	for (const char *p = v + 2; *p >= '0' && *p <= '9'; p++)
+		minor = minor * 10 + (unsigned)(*p - '0');
+	return minor >= 12;
+}
+
+/* The writer is parked (ended until the parent's next sample, or its exit)
+ * across a fork that such a Python would otherwise warn about: the program
+ * has no thread of its own besides the one forking. Every other fork
+ * keeps the writer running: parking costs the fork a few milliseconds. */
+static void park_writer_for_fork(void)
+{
+	if (pt_tls.busy || !pt_ks_active() || !pt_started() ||
+	    !atomic_load_explicit(&pt_writer_running, memory_order_acquire) ||
+	    !python_warns_on_threads())
+		return;
+	pt_tls.busy++;
+	if (proc_threads() == 2 && pt_writer_park())
+		PT_MARK(fork_writer_parked);
+	pt_tls.busy--;
+}
+
 static void atfork_prepare(void)
 {
+	int saved = errno;
+	park_writer_for_fork();
+	errno = saved;
 	pt_walk_fork_prepare();
 }
 

@@ -343,9 +343,14 @@ void pt_writer_flush_now(unsigned max_ms);
  * starts it again. Not from a signal handler. */
 bool pt_writer_pause(void);
 void pt_writer_resume(void);
+/* pt_writer_pause, with the writer left to start again by itself: at the
+ * next sample (pt_writer_child_start), or at exit, where pt_writer_stop
+ * writes the rest of the trace on the exiting thread. */
+bool pt_writer_park(void);
 void pt_writer_reset_child(void);
 /* In a fork child: opens the child's trace and starts its writer, once,
- * when the child first has something to record. */
+ * when the child first has something to record. In a parent whose writer
+ * is parked: starts it again. */
 void pt_writer_child_start(void);
 extern atomic_int pt_writer_running;
 void pt_writer_note_trip(const char *reason);

@@ -87,6 +87,9 @@ static struct {
 	int saw_alloc;              /* an ALLOC record was written */
 	int file_failed;            /* creating the file failed (switch tripped) */
 	atomic_int pause;           /* pt_writer_pause: leave without END */
+	atomic_int parked;          /* pt_writer_park: paused, to start again at
+				       the next sample (pt_writer_child_start)
+				       or finish inline (pt_writer_stop) */
 	atomic_int tid;             /* the writer thread's kernel id */
 	atomic_uint flush_req;      /* pt_writer_flush_now: requests made ... */
 	atomic_uint flush_done;     /* ... and served */
@@ -1114,6 +1117,24 @@ bool pt_writer_pause(void)
 	return true;
 }
 
+bool pt_writer_park(void)
+{
+	if (!pt_writer_pause())
+		return false;
+	atomic_store_explicit(&W.parked, 1, memory_order_release);
+	PT_MARK(writer_parked);
+	return true;
+}
+
+/* The thread that takes W.parked from 1 to 0 restarts the writer or
+ * finishes its trace; true for that thread. */
+static bool unpark(void)
+{
+	int expected = 1;
+	return atomic_load_explicit(&W.parked, memory_order_acquire) &&
+	       atomic_compare_exchange_strong(&W.parked, &expected, 0);
+}
+
 void pt_writer_resume(void)
 {
 	atomic_store_explicit(&W.pause, 0, memory_order_release);
@@ -1138,8 +1159,22 @@ void pt_writer_flush_now(unsigned max_ms)
 
 void pt_writer_stop(bool join)
 {
-	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire))
+	if (!atomic_load_explicit(&pt_writer_running, memory_order_acquire)) {
+		/* Parked (a fork in a Python that warns about threads) and not
+		 * started again: the rest of the trace is written here, on the
+		 * exiting thread, as the writer would have. Not from a signal
+		 * handler (join false): the module scan takes the loader's lock,
+		 * and the trace then ends where the writer left it. */
+		if (join && unpark()) {
+			PT_MARK(writer_finished_inline);
+			pt_tls.busy++;
+			atomic_store_explicit(&W.pause, 0, memory_order_release);
+			final_flush();
+			atomic_store_explicit(&W.done, 1, memory_order_release);
+			pt_tls.busy--;
+		}
 		return;
+	}
 	atomic_store_explicit(&W.stop, 1, memory_order_release);
 	if (pthread_equal(pthread_self(), W.thread))
 		return;
@@ -1172,6 +1207,8 @@ void pt_writer_reset_child(void)
 	atomic_store(&W.child_claim, 0);
 	atomic_store(&W.flush_req, 0);
 	atomic_store(&W.flush_done, 0);
+	atomic_store(&W.pause, 0);  /* the parent's writer was parked at the fork */
+	atomic_store(&W.parked, 0);
 	atomic_store(&pt_writer_running, 0);
 	atomic_store(&W.done, 0);
 	pt_zero_mapping(W.emitted_stacks, bitmap_bytes(&pt_g.stacks));
@@ -1181,6 +1218,12 @@ void pt_writer_reset_child(void)
 
 void pt_writer_child_start(void)
 {
+	if (unpark()) {
+		/* the parent of a fork whose writer was parked */
+		PT_MARK(writer_unparked);
+		pt_writer_resume();
+		return;
+	}
 	int expected = 0;
 	if (!atomic_compare_exchange_strong(&W.child_claim, &expected, 1))
 		return;

@@ -482,6 +482,33 @@ def pool_terminate(c):
 
 
 @case
+def fork_in_main(c):
+    """A single-threaded program forks from __main__: its stderr stays as it
+    is unprofiled (3.12+ warn about a second thread at os.fork()), and the
+    parent's trace is whole, with what it allocated after the fork."""
+    p = prog("fork_main.py")
+    mfile = os.path.join(c.tmp, "marks")
+    traces, _, _ = same_as_unprofiled(c, [c.py, p], {"PEAKTRACE_SAMPLE_BYTES": "64k",
+                                                     "PEAKTRACE_COVMARKS_OUT": mfile})
+    by_pid = {trace_pid(t): t for t in traces}
+    # the parent's trace: the one whose parent made no trace (a child's,
+    # if the child wrote one, names the parent)
+    tops = [t for t in traces if c.decode(t)[0][0]["ppid"] not in by_pid]
+    check(len(tops) == 1, f"one trace of the parent expected: {traces}")
+    whole(c, tops[0])
+    st = c.collapsed(tops[0])
+    for site, fn, mib in (("before", "before", 8), ("after", "after", 16)):
+        fr = c.frame(p, site, fn)
+        got = bytes_in(st, fr)
+        check(near(got, mib << 20, 0.1), f"{fr}: {got} bytes, want {mib} MiB +-10%")
+    if c.debug and tuple(map(int, c.version.split(".")[:2])) >= (3, 12):
+        m = marks(mfile)
+        check(m.get("fork_writer_parked", 0) >= 1, f"the writer was not parked: {m}")
+        check(m.get("writer_unparked", 0) + m.get("writer_finished_inline", 0) >= 1,
+              f"the parked writer neither started again nor finished: {m}")
+
+
+@case
 def mp_fork(c):
     children(c, "fork")
 
