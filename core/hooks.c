@@ -213,15 +213,31 @@ void pt_flush_delta(void)
 	flush_delta(tls_get());
 }
 
+/* Set when a push that waited for the writer gave up: the writer is
+ * stalled (a slow disk, a stopped process), not merely behind. Until a push
+ * succeeds again, the events that would wait are dropped at once: 64
+ * yields for every free of an exact-mode program made it 160 times slower
+ * while the ring stayed full. */
+static atomic_int ring_congested;
+
 static void push_or_drop(const struct pt_event *ev, bool must)
 {
 	for (int tries = 0;; tries++) {
-		if (pt_ring_push(&pt_g.ring, ev) == 0)
+		if (pt_ring_push(&pt_g.ring, ev) == 0) {
+			if (tries || atomic_load_explicit(&ring_congested, memory_order_relaxed))
+				atomic_store_explicit(&ring_congested, 0, memory_order_relaxed);
 			return;
+		}
 		/* A lost free leaves a sample live forever in the report, so a
 		 * free (and, in exact mode, every event) gets a few yields for the
-		 * writer to catch up; never more. */
-		if (!must || tries >= 64) {
+		 * writer to catch up; never more, and none while the writer is
+		 * known to be stalled. */
+		bool congested = atomic_load_explicit(&ring_congested, memory_order_relaxed);
+		if (!must || tries >= 64 || congested) {
+			if (must && !congested) {
+				PT_MARK(ring_congested);
+				atomic_store_explicit(&ring_congested, 1, memory_order_relaxed);
+			}
 			PT_MARK(ring_full_drop);
 			atomic_fetch_add_explicit(&pt_g.drops, 1, memory_order_relaxed);
 			return;

@@ -1101,6 +1101,31 @@ def chaos(c):
 
 
 @case
+def ring_stalled_exact(c):
+    """Exact mode with a writer that never drains (the ring always full):
+    the program's output and status are unchanged, every lost event is
+    counted, and the wait for the writer happens once, not at every free
+    (64 yields a free made an 8-thread program 160 times slower)."""
+    argv = [c.prog("threads")]
+    base = c.run(argv)
+    mfile = os.path.join(c.tmp, "marks-stalled")
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_MODE": "exact",
+                                             "PEAKTRACE_FAILPOINTS": "ring_push=return",
+                                             "PEAKTRACE_COVMARKS_OUT": mfile})
+    check((rc, so) == base[:2], f"status {rc} / output changed; stderr {se[-300:]!r}")
+    check(traces, "no trace")
+    for t in traces:
+        recs, _ = c.decode(t)
+        drops = [r["total"] for r in recs if r["type"] == "drops"]
+        check(drops and drops[-1] > 0, f"{t}: the lost events are not counted")
+    if c.debug:
+        m = marks(mfile)
+        check(m.get("ring_full_drop", 0) > 1000, f"too few drops for an exact run: {m}")
+        check(m.get("ring_congested", 0) == 1,
+              f"the writer was waited for {m.get('ring_congested', 0)} times, once expected")
+
+
+@case
 def vfork_children(c):
     """vfork children that _exit (directly or after a failed exec) run on
     the parent's memory and thread-local state, and children of a raw clone
