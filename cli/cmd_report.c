@@ -320,7 +320,7 @@ int pt_cmd_report(int argc, char **argv)
 			size_t nl = strlen(names[k]);
 
 			if (strcmp(a, names[k]) == 0) {
-				if (i + 1 >= argc)
+				if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)
 					return pt_cli_usage_error(
 						"report", "option '%s' needs a "
 						"value", a);

@@ -287,7 +287,8 @@ int pt_cmd_run(int argc, char **argv)
 			size_t L = strlen(opts_with_val[k]);
 			if (!strcmp(a, opts_with_val[k])) {
 				takes = 1;
-				if (i + 1 >= argc)
+				/* "-o -- cmd": the separator is not a value */
+				if (i + 1 >= argc || !strcmp(argv[i + 1], "--"))
 					return pt_cli_usage_error("run", "option '%s' needs a value", a);
 				val = argv[++i];
 			} else if (!strncmp(a, opts_with_val[k], L) && a[L] == '=') {

@@ -63,6 +63,9 @@ static bool parse_bool(const char *s, bool dflt, bool *ok)
 	return dflt;
 }
 
+/* what parse_bool takes */
+#define PT_BOOL_VALUES "0 or 1 (no or yes, false or true, off or on)"
+
 static void bad_env(char *msg, size_t cap, const char *name, const char *val,
 		    const char *expect)
 {
@@ -138,19 +141,19 @@ static int read_config(struct pt_config *c, char *msg, size_t cap)
 	v = getenv("PEAKTRACE_FOLLOW_FORK");
 	c->follow_fork = parse_bool(v, true, &ok);
 	if (!ok) {
-		bad_env(msg, cap, "PEAKTRACE_FOLLOW_FORK", v, "0 or 1");
+		bad_env(msg, cap, "PEAKTRACE_FOLLOW_FORK", v, PT_BOOL_VALUES);
 		return -EINVAL;
 	}
 	v = getenv("PEAKTRACE_FOLLOW_EXEC");
 	c->follow_exec = parse_bool(v, true, &ok);
 	if (!ok) {
-		bad_env(msg, cap, "PEAKTRACE_FOLLOW_EXEC", v, "0 or 1");
+		bad_env(msg, cap, "PEAKTRACE_FOLLOW_EXEC", v, PT_BOOL_VALUES);
 		return -EINVAL;
 	}
 	v = getenv("PEAKTRACE_PYTHON");
 	c->python = parse_bool(v, true, &ok);
 	if (!ok) {
-		bad_env(msg, cap, "PEAKTRACE_PYTHON", v, "0 or 1");
+		bad_env(msg, cap, "PEAKTRACE_PYTHON", v, PT_BOOL_VALUES);
 		return -EINVAL;
 	}
 	/* Live table: a quarter of it (where sampling starts to coarsen,
@@ -570,8 +573,22 @@ void pt_runtime_start(void)
 	}
 	if (!pt_g.cfg.follow_exec)
 		stop_following_exec();
-	/* a bad spec is reported there and arms nothing; the program runs on */
-	(void)pt_fp_configure_env(&pt_fp_table);
+	/* a bad spec is an environment error like any other: a chaos run
+	 * with a typo would otherwise test nothing, with one line on stderr */
+	const char *fp_spec = getenv("PEAKTRACE_FAILPOINTS");
+	if (fp_spec) {
+		char err[256];
+		if (pt_fp_configure(&pt_fp_table, fp_spec, err, sizeof err) < 0) {
+			struct pt_buf b;
+			pt_buf_init(&b, msg, sizeof msg);
+			pt_buf_puts(&b, "bad PEAKTRACE_FAILPOINTS='");
+			pt_buf_puts(&b, fp_spec);
+			pt_buf_puts(&b, "': ");
+			pt_buf_puts(&b, err);
+			env_error(msg);
+			return;
+		}
+	}
 	if (pt_guard_install() < 0) {
 		env_error("cannot install the fault handlers");
 		return;

@@ -551,9 +551,19 @@ def env_errors(c):
 @case
 def bad_failpoint_spec(c):
     argv = [c.prog("echoer"), "3"]
+    # an environment error like any other: one line, the job stops at once
+    # (a chaos run with a typo would otherwise test nothing) ...
     rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": "ring_push=rturn"})
-    check(rc == 3 and so == b"arg 1: 3\n", "a bad spec must not stop the program")
-    check(b"peaktrace: bad PEAKTRACE_FAILPOINTS" in se, f"one clear line: {se!r}")
+    check(rc == 1 and so == b"", f"a bad spec stops the job: {rc} {so!r}")
+    check(se.count(b"\n") == 1 and
+          se.startswith(b"peaktrace: bad PEAKTRACE_FAILPOINTS='ring_push=rturn': column 11: "),
+          f"one clear line: {se!r}")
+    # ... or, with PEAKTRACE_ON_ENV_ERROR=disable, it runs on unprofiled
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": "ring_push=rturn",
+                                             "PEAKTRACE_ON_ENV_ERROR": "disable"})
+    check(rc == 3 and so == b"arg 1: 3\n", f"disable: the program runs on: {rc} {so!r}")
+    check(se.count(b"peaktrace:") == 1 and b"profiling disabled" in se, f"disable: one line: {se!r}")
+    check(not traces, f"disable: no trace expected: {traces}")
 
 
 @case
@@ -1075,6 +1085,10 @@ def run_command(c):
               f"--out {bad}: status 2 before the command runs: {rc} {so!r} {se!r}")
     rc, _, se = c.run([c.cli, "run", "--mode", "fast", "--", "true"])
     check(rc == 1 and b"peaktrace: bad --mode 'fast'" in se, f"usage error: {rc} {se!r}")
+    # "-o -- cmd": the separator is not the directory (it made one named "--")
+    rc, _, se = c.run([c.cli, "run", "-o", "--", "true"], cwd=c.tmp)
+    check(rc == 1 and b"option '-o' needs a value" in se, f"-o --: {rc} {se!r}")
+    check(not os.path.exists(os.path.join(c.tmp, "--")), "-o --: a directory named '--' made")
 
 
 @case
