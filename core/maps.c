@@ -20,6 +20,14 @@ int pt_maps_init(struct pt_maps *m)
 	return m->v ? 0 : -ENOMEM;
 }
 
+void pt_maps_destroy(struct pt_maps *m)
+{
+	if (m->v)
+		pt_unmap(m->v, PT_MAPS_CAP * sizeof *m->v);
+	m->v = NULL;
+	m->n = 0;
+}
+
 static void lock(struct pt_maps *m)
 {
 	for (unsigned spins = 0;

@@ -38,6 +38,8 @@ struct pt_maps {
 
 int pt_maps_init(struct pt_maps *m);
 
+/* Unmaps the set's array (a start-up that failed, single-threaded). */
+void pt_maps_destroy(struct pt_maps *m);
 /* Removes [start, start + len) from the set; returns the bytes it took
  * away (0: nothing of it was counted). */
 uint64_t pt_maps_cut(struct pt_maps *m, uintptr_t start, size_t len);

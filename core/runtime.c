@@ -544,6 +544,20 @@ static size_t arena_budget(void)
 	return b < full ? b : full;
 }
 
+static int proc_threads(void);
+
+/* What map_tables mapped, unmapped again. */
+static void unmap_tables(void)
+{
+	pt_ring_destroy(&pt_g.ring);
+	pt_live_destroy(&pt_g.live);
+	pt_maps_destroy(&pt_g.maps);
+	pt_maps_destroy(&pt_g.reserved);
+	pt_intern_destroy(&pt_g.stacks);
+	pt_intern_destroy(&pt_g.strings);
+	pt_intern_destroy(&pt_g.pyframes);
+}
+
 static int map_tables(void)
 {
 	bool exact = pt_g.cfg.mode == PT_MODE_EXACT;
@@ -603,6 +617,15 @@ void pt_runtime_start(void)
 		/* not a misconfiguration: the machine is short of memory, and
 		 * the job must not pay for it (do no harm) */
 		pt_ks_trip("cannot map the runtime's tables: out of memory");
+		/* and what of them was mapped goes back: under an address-space
+		 * limit (ulimit -v) the program needs it. Only while no other
+		 * thread can be inside a hook (a constructor's usual case). */
+		if (proc_threads() == 1) {
+			PT_MARK(runtime_tables_unmapped);
+			unmap_tables();
+		}
+		/* never started, never finished: the marks so far, now */
+		(void)pt_covmarks_dump_env();
 		return;
 	}
 	pt_stack_init();

@@ -1140,6 +1140,25 @@ def ring_stalled_exact(c):
 
 
 @case
+def tables_unmapped(c):
+    """The runtime's tables cannot all be mapped (the fourth mapping fails,
+    as under a tight ulimit -v): profiling is disabled with one line, the
+    program runs on unchanged, and what was mapped is given back."""
+    argv = [c.prog("echoer"), "5"]
+    base = c.run(argv)
+    mfile = os.path.join(c.tmp, "marks-unmapped")
+    rc, so, se, traces, _ = c.profile(argv, {"PEAKTRACE_FAILPOINTS": "arena_map=3*off->return",
+                                             "PEAKTRACE_COVMARKS_OUT": mfile})
+    check((rc, so) == base[:2], f"status {rc} / output changed: {so!r}")
+    check(se.count(b"peaktrace:") == 1 and b"cannot map the runtime's tables" in se,
+          f"one line: {se!r}")
+    check(not traces, f"no trace expected: {traces}")
+    if c.debug:
+        check(marks(mfile).get("runtime_tables_unmapped", 0) == 1,
+              f"the mapped tables were not given back: {marks(mfile)}")
+
+
+@case
 def vfork_children(c):
     """vfork children that _exit (directly or after a failed exec) run on
     the parent's memory and thread-local state, and children of a raw clone
