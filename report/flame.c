@@ -337,3 +337,49 @@ void pt_flame_free(struct pt_flame *f)
 	free(f->nodes);
 	free(f);
 }
+
+/* qsort_r comparator; arg: the model */
+static int cmp_site_row(const void *a, const void *b, void *arg)
+{
+	const struct pt_site_row *x = a, *y = b;
+	const struct pt_model *m = arg;
+
+	if (x->peak_bytes != y->peak_bytes)
+		return x->peak_bytes > y->peak_bytes ? -1 : 1;
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
+	return strcmp(m->frames[x->frame].name, m->frames[y->frame].name);
+}
+
+struct pt_site_row *pt_flame_site_rows(const struct pt_model *m, size_t *n)
+{
+	uint32_t *canon = pt_flame_canon(m);
+	uint32_t *at = malloc((m->nframes ? m->nframes : 1) * sizeof *at);
+	struct pt_site_row *rows = malloc((m->nsites ? m->nsites : 1) * sizeof *rows);
+
+	*n = 0;
+	if (!canon || !at || !rows) {
+		free(rows);
+		rows = NULL;
+		goto out;
+	}
+	for (size_t i = 0; i < m->nframes; i++)
+		at[i] = UINT32_MAX;
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct pt_msite *s = &m->sites[i];
+		uint32_t c = canon[s->frame];
+
+		if (at[c] == UINT32_MAX) {
+			at[c] = (uint32_t)(*n)++;
+			rows[at[c]] = (struct pt_site_row){ c, 0, 0, 0 };
+		}
+		rows[at[c]].peak_bytes = pt_add_sat_u64(rows[at[c]].peak_bytes, s->peak_bytes);
+		rows[at[c]].peak_count = pt_add_sat_u64(rows[at[c]].peak_count, s->peak_count);
+		rows[at[c]].alloc_bytes = pt_add_sat_u64(rows[at[c]].alloc_bytes, s->alloc_bytes);
+	}
+	qsort_r(rows, *n, sizeof *rows, cmp_site_row, (void *)m);
+out:
+	free(canon);
+	free(at);
+	return rows;
+}

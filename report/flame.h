@@ -54,6 +54,19 @@ struct pt_flame {
  * there are none), NULL when out of memory. */
 uint32_t *pt_flame_canon(const struct pt_model *m);
 
+/* A row of a top-sites table: the model's sites merged by display name
+ * (two frame ids that symbolize alike are one site, as in the
+ * flamegraph); frame is the canonical one. */
+struct pt_site_row {
+	uint32_t frame;
+	uint64_t peak_bytes, peak_count, alloc_bytes;
+};
+
+/* The merged rows, by peak bytes, then bytes allocated over the run, then
+ * name: a malloc'd array of *n (at least one entry allocated), NULL when
+ * out of memory. */
+struct pt_site_row *pt_flame_site_rows(const struct pt_model *m, size_t *n);
+
 /* Builds the tree of metric for m. Returns 0, -ENOMEM or -EINVAL. */
 int pt_flame_build(const struct pt_model *m, enum pt_flame_metric metric,
 		   struct pt_flame **out);

@@ -328,69 +328,13 @@ static void site_cell(FILE *out, const struct pt_mframe *f)
 	fputs("</td>", out);
 }
 
-/* A row of the top table: the model's sites merged by display name (two
- * frame ids that symbolize alike are one site, as in the flamegraph). */
-struct row {
-	uint32_t frame;        /* canonical frame */
-	uint64_t peak_bytes, peak_count, alloc_bytes;
-};
-
-static const struct pt_model *g_rows_m;    /* for cmp_row (qsort) */
-
-static int cmp_row(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-
-	if (x->peak_bytes != y->peak_bytes)
-		return x->peak_bytes > y->peak_bytes ? -1 : 1;
-	if (x->alloc_bytes != y->alloc_bytes)
-		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
-	return strcmp(g_rows_m->frames[x->frame].name,
-		      g_rows_m->frames[y->frame].name);
-}
-
-/* Returns the merged rows (malloc'd, *n of them) or NULL on -ENOMEM. */
-static struct row *merge_sites(const struct pt_model *m, size_t *n)
-{
-	uint32_t *canon = pt_flame_canon(m);
-	uint32_t *at = malloc((m->nframes ? m->nframes : 1) * sizeof *at);
-	struct row *rows = malloc((m->nsites ? m->nsites : 1) * sizeof *rows);
-
-	*n = 0;
-	if (!canon || !at || !rows) {
-		free(rows);
-		rows = NULL;
-		goto out;
-	}
-	for (size_t i = 0; i < m->nframes; i++)
-		at[i] = UINT32_MAX;
-	for (size_t i = 0; i < m->nsites; i++) {
-		const struct pt_msite *s = &m->sites[i];
-		uint32_t c = canon[s->frame];
-
-		if (at[c] == UINT32_MAX) {
-			at[c] = (uint32_t)(*n)++;
-			rows[at[c]] = (struct row){ c, 0, 0, 0 };
-		}
-		rows[at[c]].peak_bytes += s->peak_bytes;
-		rows[at[c]].peak_count += s->peak_count;
-		rows[at[c]].alloc_bytes += s->alloc_bytes;
-	}
-	g_rows_m = m;
-	qsort(rows, *n, sizeof *rows, cmp_row);
-out:
-	free(canon);
-	free(at);
-	return rows;
-}
-
 static int top_table(FILE *out, const struct pt_model *m,
 		     const struct pt_render_opts *o)
 {
 	unsigned top = o && o->top ? o->top : PT_RENDER_DEFAULT_TOP;
 	size_t shown = 0, nrows;
 	char b1[32], b2[32], b3[32], b4[32];
-	struct row *rows = merge_sites(m, &nrows);
+	struct pt_site_row *rows = pt_flame_site_rows(m, &nrows);
 
 	if (!rows)
 		return -ENOMEM;
@@ -408,7 +352,7 @@ static int top_table(FILE *out, const struct pt_model *m,
 	      "<th class=\"num\">Allocated over the run</th></tr></thead>\n"
 	      "<tbody>\n", out);
 	for (size_t i = 0; i < nrows && shown < top; i++) {
-		const struct row *s = &rows[i];
+		const struct pt_site_row *s = &rows[i];
 		const struct pt_mframe *f = &m->frames[s->frame];
 		double p = pct(s->peak_bytes, m->peak_live_bytes);
 

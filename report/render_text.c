@@ -17,8 +17,10 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "report/flame.h"
 #include "report/render.h"
 
 /* s with control characters (C0, DEL) as '?'. */
@@ -125,15 +127,21 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? (double)part * 100.0 / (double)whole : 0.0;
 }
 
-static void top_sites(FILE *f, const struct pt_model *m, unsigned top)
+/* Sites merged by display name, as in the html table and the flamegraph
+ * (a native function without line information is one row, not one per
+ * call site). */
+static int top_sites(FILE *f, const struct pt_model *m, unsigned top)
 {
 	char b[32];
-	size_t shown = 0;
+	size_t shown = 0, nrows;
+	struct pt_site_row *rows = pt_flame_site_rows(m, &nrows);
 
+	if (!rows)
+		return -ENOMEM;
 	fprintf(f, "\ntop %u allocation sites at the peak\n", top);
 	fprintf(f, "%12s %7s %9s  %s\n", "bytes", "%", "samples", "site");
-	for (size_t i = 0; i < m->nsites && shown < top; i++) {
-		const struct pt_msite *s = &m->sites[i];
+	for (size_t i = 0; i < nrows && shown < top; i++) {
+		const struct pt_site_row *s = &rows[i];
 
 		if (!s->peak_bytes)
 			break; /* sorted: the rest hold nothing at the peak */
@@ -147,6 +155,8 @@ static void top_sites(FILE *f, const struct pt_model *m, unsigned top)
 	}
 	if (!shown)
 		fputs("  (no sampled allocation live at the peak)\n", f);
+	free(rows);
+	return 0;
 }
 
 static void threads(FILE *f, const struct pt_model *m, unsigned top)
@@ -181,7 +191,8 @@ int pt_render_text(const struct pt_model *m, FILE *out,
 	warnings(out, m);
 	facts(out, m);
 	peak(out, m);
-	top_sites(out, m, top);
+	if (top_sites(out, m, top) < 0)
+		return -ENOMEM;
 	threads(out, m, top);
 	if (fflush(out) != 0 || ferror(out))
 		return -EIO;

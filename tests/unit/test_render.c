@@ -251,9 +251,53 @@ static void text_shows_warnings_first_and_top_sites(void **state)
 	tb_free(t);
 }
 
+/* Two frame ids that symbolize alike (here two PYFRAME ids of one line)
+ * are one row of the text report's top sites, as in the html table and
+ * the flamegraph; a native function without line information, called
+ * from several places, had one row per call site. */
+static void text_top_sites_merge_alike(void **state)
+{
+	static const uint64_t s1[] = { PT_FRAME_PY(1) };
+	static const uint64_t s2[] = { PT_FRAME_PY(2) };
+	static const uint64_t s3[] = { PT_FRAME_PY(3) };
+	struct tb *t = tb_new(1 << 16);
+	(void)state;
+
+	rt_header(t);
+	rt_string(t, 1, "load");
+	rt_string(t, 2, "job.py");
+	rt_string(t, 3, "other");
+	rt_pyframe(t, 1, 1, 2, 7);
+	rt_pyframe(t, 2, 1, 2, 7);
+	rt_pyframe(t, 3, 3, 2, 9);
+	rt_stack(t, 1, s1, 1);
+	rt_stack(t, 2, s2, 1);
+	rt_stack(t, 3, s3, 1);
+	rt_alloc(t, 1, 0x10, 300, 1);
+	rt_alloc(t, 1, 0x20, 500, 2);
+	rt_alloc(t, 1, 0x30, 600, 3);
+	rt_peak(t, 1000000, 1400);
+	rt_end(t, 2000000, 1400, 1000000);
+	tb_flush(t);
+
+	struct pt_model *m = rt_load(t, 0);
+	char *out = rt_render(m, pt_render_text, NULL);
+	const char *row = strstr(out, "load (job.py:7)");
+
+	/* 800 B in 2 samples, above "other" with 600 B, and only once */
+	assert_non_null(strstr(out, "     800 B   57.1%         2  load (job.py:7)\n"));
+	assert_non_null(row);
+	assert_null(strstr(row + 1, "load (job.py:7)"));
+	assert_true(row < strstr(out, "other (job.py:9)"));
+	free(out);
+	pt_model_free(m);
+	tb_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(text_top_sites_merge_alike),
 		cmocka_unit_test(collapsed_golden),
 		cmocka_unit_test(collapsed_frame_helper_sanitizes),
 		cmocka_unit_test(collapsed_of_empty_model_is_empty),
