@@ -113,9 +113,15 @@ static void peak(FILE *f, const struct pt_model *m)
 			pt_fmt_bytes(m->peak_bytes, b, sizeof b),
 			secs(m->peak_t_ns));
 	}
-	fprintf(f, "sampled:   %s live at the peak in %llu samples\n",
-		pt_fmt_bytes(m->peak_live_bytes, c, sizeof c),
-		(unsigned long long)m->peak_live_count);
+	if (m->mode == PT_MODE_EXACT) /* every allocation, requested bytes */
+		fprintf(f, "recorded:  %s live at the peak in %llu allocations "
+			   "(bytes requested)\n",
+			pt_fmt_bytes(m->peak_live_bytes, c, sizeof c),
+			(unsigned long long)m->peak_live_count);
+	else
+		fprintf(f, "sampled:   %s live at the peak in %llu samples\n",
+			pt_fmt_bytes(m->peak_live_bytes, c, sizeof c),
+			(unsigned long long)m->peak_live_count);
 	if (m->ended)
 		fprintf(f, "allocated: %llu allocations, %s over the run\n",
 			(unsigned long long)m->total_allocs,

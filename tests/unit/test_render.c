@@ -289,6 +289,14 @@ static void text_top_sites_merge_alike(void **state)
 	assert_non_null(row);
 	assert_null(strstr(row + 1, "load (job.py:7)"));
 	assert_true(row < strstr(out, "other (job.py:9)"));
+	assert_non_null(strstr(out, "sampled:   1.4 KiB live at the peak in 3 samples\n"));
+	free(out);
+	/* exact mode's live set is every allocation, not samples */
+	m->mode = PT_MODE_EXACT;
+	out = rt_render(m, pt_render_text, NULL);
+	assert_non_null(strstr(out, "recorded:  1.4 KiB live at the peak in 3 allocations "
+				    "(bytes requested)\n"));
+	assert_null(strstr(out, "sampled:"));
 	free(out);
 	pt_model_free(m);
 	tb_free(t);
