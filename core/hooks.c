@@ -224,7 +224,7 @@ static void push_or_drop(const struct pt_event *ev, bool must)
 {
 	for (int tries = 0;; tries++) {
 		if (pt_ring_push(&pt_g.ring, ev) == 0) {
-			if (tries || atomic_load_explicit(&ring_congested, memory_order_relaxed))
+			if (atomic_load_explicit(&ring_congested, memory_order_relaxed))
 				atomic_store_explicit(&ring_congested, 0, memory_order_relaxed);
 			return;
 		}

@@ -449,31 +449,6 @@ static void on_trip(const char *reason)
 	pt_writer_note_trip(reason);
 }
 
-/* The process's thread count from /proc/self/stat (field 20); -1 when
- * it cannot be read. */
-static int proc_threads(void)
-{
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	char buf[1024];
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
-	if (!p)
-		return -1;
-	for (int field = 2; field < 20 && *p; p++)
-		if (*p == ' ')
-			field++;
-	int threads = 0;
-	for (; *p >= '0' && *p <= '9'; p++)
-		threads = threads * 10 + (*p - '0');
-	return threads > 0 ? threads : -1;
-}
-
 /* Python 3.12 and later warn at os.fork() when the process has more than
  * one thread (a DeprecationWarning on stderr after the fork, an exception
  * under -W error), and count them from the kernel: the writer alone would
@@ -500,7 +475,7 @@ static void park_writer_for_fork(void)
 	    !python_warns_on_threads())
 		return;
 	pt_tls.busy++;
-	if (proc_threads() == 2 && pt_writer_park())
+	if (pt_proc_threads() == 2 && pt_writer_park())
 		PT_MARK(fork_writer_parked);
 	pt_tls.busy--;
 }
@@ -543,8 +518,6 @@ static size_t arena_budget(void)
 		PT_MARK(runtime_arenas_scaled);
 	return b < full ? b : full;
 }
-
-static int proc_threads(void);
 
 /* What map_tables mapped, unmapped again. */
 static void unmap_tables(void)
@@ -620,7 +593,7 @@ void pt_runtime_start(void)
 		/* and what of them was mapped goes back: under an address-space
 		 * limit (ulimit -v) the program needs it. Only while no other
 		 * thread can be inside a hook (a constructor's usual case). */
-		if (proc_threads() == 1) {
+		if (pt_proc_threads() == 1) {
 			PT_MARK(runtime_tables_unmapped);
 			unmap_tables();
 		}

@@ -348,6 +348,9 @@ void pt_writer_resume(void);
  * writes the rest of the trace on the exiting thread. */
 bool pt_writer_park(void);
 void pt_writer_reset_child(void);
+/* The process's thread count (/proc/self/stat, field 20); -1 when it
+ * cannot be read. Opens and closes a descriptor. */
+int pt_proc_threads(void);
 /* In a fork child: opens the child's trace and starts its writer, once,
  * when the child first has something to record. In a parent whose writer
  * is parked: starts it again. */

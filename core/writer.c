@@ -810,26 +810,49 @@ static int stat_fd(void)
 	return fd;
 }
 
+/* From the text of /proc/self/stat: the thread count (field 20), the
+ * process's state (field 3) in *state; -1 when the text is malformed. */
+static int stat_threads(const char *buf, char *state)
+{
+	const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
+	if (!p || p[1] != ' ')
+		return -1;
+	*state = p[2];
+	for (int field = 2; field < 20 && *p; p++)
+		if (*p == ' ')
+			field++;
+	int threads = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		threads = threads * 10 + (*p - '0');
+	return *p == ' ' && threads > 0 ? threads : -1;
+}
+
+int pt_proc_threads(void)
+{
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[1024], state = 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return stat_threads(buf, &state);
+}
+
 static bool writer_alone(void)
 {
 	int fd = stat_fd();
 	if (fd < 0)
 		return false;
-	char buf[1024];
+	char buf[1024], state = 0;
 	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
-	if (!p || p[1] != ' ')
-		return false;
-	char state = p[2];
-	for (int field = 2; field < 20 && *p; p++)
-		if (*p == ' ')
-			field++;
-	if (p[0] == '1' && p[1] == ' ')
-		return true;
-	return state == 'Z' && p[0] == '2' && p[1] == ' ';
+	int threads = stat_threads(buf, &state);
+	return threads == 1 || (state == 'Z' && threads == 2);
 }
 
 static void *writer_main(void *arg)
@@ -1169,7 +1192,8 @@ void pt_writer_stop(bool join)
 			PT_MARK(writer_finished_inline);
 			pt_tls.busy++;
 			atomic_store_explicit(&W.pause, 0, memory_order_release);
-			final_flush();
+			if (!W.file_failed) /* as writer_main ends */
+				final_flush();
 			atomic_store_explicit(&W.done, 1, memory_order_release);
 			pt_tls.busy--;
 		}
